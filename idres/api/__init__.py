@@ -1,0 +1,1 @@
+"""HTTP views: parse input, call a service, serialize output."""

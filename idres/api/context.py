@@ -1,0 +1,77 @@
+"""Per-request access to the node (config, database) and the caller."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, g, request
+
+from idres.auth import Identity, authenticate
+from idres.config import Config
+from idres.errors import BadRequest
+from idres.storage import Database
+
+
+@dataclass
+class Node:
+    """What the app factory wires together for the views."""
+
+    config: Config
+    db: Database
+
+
+def node() -> Node:
+    return current_app.extensions["idres"]
+
+
+def caller() -> Identity | None:
+    """The authenticated caller, ``None`` without credentials; 401 on bad ones."""
+    if "caller" not in g:
+        header = request.headers.get("Authorization")
+        if not header:
+            g.caller = None
+        else:
+            n = node()
+            with n.db.read() as s:
+                g.caller = authenticate(s, header)
+    return g.caller
+
+
+def flag(name: str, default: bool) -> bool:
+    """A boolean query parameter; present without a value means true."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("", "true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise BadRequest(f"{name} must be true or false", field=name)
+
+
+def int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise BadRequest(f"{name} must be a non-negative integer", field=name)
+    return int(raw)
+
+
+def json_body() -> Any:
+    """The request's JSON body; wrong Content-Type or bad JSON is rc 4."""
+    if request.mimetype != "application/json":
+        raise BadRequest("Content-Type must be application/json", field="Content-Type")
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BadRequest(f"Body is not valid JSON: {err}", field="body") from None
+
+
+def respond(body: Any, status: int = 200) -> Any:
+    """Serialize a JSON response (``pretty`` indents it)."""
+    indent = 2 if request.args.get("pretty") is not None else None
+    text = json.dumps(body, ensure_ascii=False, indent=indent)
+    return current_app.response_class(text, status=status, mimetype="application/json")

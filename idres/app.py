@@ -1,0 +1,30 @@
+"""The application factory."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+
+from idres.api import handles, openapi, prefixes
+from idres.api.context import Node
+from idres.api.errors import register_error_handlers
+from idres.config import Config, load_config
+from idres.storage import open_database
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+    """Build the WSGI app.
+
+    Called once per gunicorn worker (no ``--preload``), so the PostgreSQL
+    pool opens after the fork.  ``config`` may be a :class:`Config` or a
+    mapping of overrides on top of the environment.
+    """
+    cfg = config if isinstance(config, Config) else load_config(config)
+    app = Flask("idres")
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["idres"] = Node(cfg, open_database(cfg.database, cfg.pool_size))
+    for bp in (handles.bp, prefixes.bp, openapi.bp):
+        app.register_blueprint(bp)
+    register_error_handlers(app)
+    return app

@@ -1,0 +1,59 @@
+"""Node configuration: environment variables, overridable from the CLI."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping
+
+ROLES = ("top-level", "secondary", "enterprise")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a node needs to know about itself."""
+
+    database: str = "./idres.db"
+    node_prefix: str = "88.118"
+    base_url: str = "http://127.0.0.1:8000"
+    node_role: str = "secondary"
+    max_body_bytes: int = 1024 * 1024
+    max_mint: int = 100_000
+    pool_size: int = 4
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database.startswith(("postgresql://", "postgres://"))
+
+    def validate(self) -> "Config":
+        """Reject settings the node cannot run with."""
+        from idres.handles import validate_prefix
+
+        if self.node_role not in ROLES:
+            raise ValueError(f"IDRES_NODE_ROLE must be one of {', '.join(ROLES)}, not {self.node_role!r}")
+        validate_prefix(self.node_prefix, field="IDRES_NODE_PREFIX")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("IDRES_BASE_URL must be an http:// or https:// URL")
+        return self
+
+
+_ENV = {
+    "database": "IDRES_DATABASE",
+    "node_prefix": "IDRES_NODE_PREFIX",
+    "base_url": "IDRES_BASE_URL",
+    "node_role": "IDRES_NODE_ROLE",
+}
+
+
+def load_config(overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Build a config from ``environ`` (default ``os.environ``), then ``overrides``."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {name: env[var] for name, var in _ENV.items() if env.get(var)}
+    known = {f.name for f in fields(Config)}
+    for name, value in (overrides or {}).items():
+        if name not in known:
+            raise ValueError(f"Unknown setting {name!r}")
+        if value is not None:
+            values[name] = value
+    values["base_url"] = values.get("base_url", Config.base_url).rstrip("/")
+    return replace(Config(), **values).validate()

@@ -1,0 +1,71 @@
+"""Setting a node up: its own admin record and enterprise prefix records."""
+from __future__ import annotations
+
+from idres.auth import OPERATOR, Identity
+from idres.config import Config
+from idres.handles import fold, prefix_record
+from idres.registrar import PutRequest, put_handle
+from idres.storage import Database, records
+from idres.storage.migrations import migrate
+from idres.values import ALL_PERMISSIONS
+
+ADMIN_INDEX = 100
+SECKEY_INDEX = 300
+SITE_INDEX = 1
+
+
+def prefix_values(config: Config, prefix: str, secret: str) -> list[dict]:
+    """The values of ``0.NA/<prefix>``: HS_ADMIN, a hashed HS_SECKEY at 300, a public HS_SITE."""
+    record = prefix_record(prefix).text
+    return [
+        {"index": ADMIN_INDEX, "type": "HS_ADMIN", "data": {"format": "admin", "value": {
+            "handle": record, "index": SECKEY_INDEX, "permissions": ALL_PERMISSIONS}}},
+        {"index": SECKEY_INDEX, "type": "HS_SECKEY", "data": secret, "permissions": "1100"},
+        {"index": SITE_INDEX, "type": "HS_SITE", "data": {"format": "site", "value": {
+            "protocolVersion": "2.10", "primarySite": True, "multiPrimary": False,
+            "servers": [{"serverId": 1, "interfaces": [
+                {"protocol": "HTTP", "type": "QUERY", "url": config.base_url}]}]}}},
+    ]
+
+
+def check_secret(secret: str) -> str:
+    """Refuse secrets too weak to guard a prefix."""
+    secret = secret.strip("\r\n")
+    if len(secret) < 8:
+        raise ValueError("A secret needs at least 8 characters")
+    return secret
+
+
+def init_node(db: Database, config: Config, admin_secret: str | None) -> bool:
+    """Apply migrations; create ``0.NA/<node prefix>`` when a secret is given.
+
+    Returns True when the admin record was created now.
+    """
+    migrate(db)
+    if admin_secret is None:
+        return False
+    handle = prefix_record(config.node_prefix)
+    with db.read() as s:
+        if records.handle_exists(s, handle.key):
+            raise ValueError(f"{handle.text} already exists; the admin secret was not changed")
+    put_handle(db, config, OPERATOR, PutRequest(
+        handle.text, prefix_values(config, config.node_prefix, check_secret(admin_secret)),
+        overwrite=False))
+    return True
+
+
+def create_prefix(db: Database, config: Config, prefix: str, secret: str,
+                  who: Identity = OPERATOR) -> str:
+    """Create an enterprise prefix record whose key logs in as ``300:0.NA/<prefix>``."""
+    handle = prefix_record(prefix)
+    put_handle(db, config, who, PutRequest(handle.text, prefix_values(config, prefix, check_secret(secret)),
+                                           overwrite=False))
+    return handle.text
+
+
+def list_prefixes(db: Database) -> list[dict]:
+    """Prefix records this node holds, with their handle counts."""
+    with db.read() as s:
+        names = records.list_handles(s, fold("0.NA"), 0, None)
+        return [{"prefix": n.split("/", 1)[1], "record": n,
+                 "handles": records.count_handles(s, fold(n.split("/", 1)[1]))} for n in names]

@@ -1,0 +1,43 @@
+"""Salted hashes of HS_SECKEY secrets: the node never stores a secret in plain text."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+SCHEME = "scrypt"
+# scrypt cost: about 20 ms and 16 MiB per check on one core.
+N, R, P = 2**14, 8, 1
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def hash_secret(secret: str) -> str:
+    """Return ``scrypt$N$r$p$salt$hash`` for a secret."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=N, r=R, p=P, dklen=32)
+    return f"{SCHEME}${N}${R}${P}${_b64(salt)}${_b64(digest)}"
+
+
+def is_hashed(text: str) -> bool:
+    """True when ``text`` already is a hash in this module's format."""
+    parts = text.split("$")
+    if len(parts) != 6 or parts[0] != SCHEME:
+        return False
+    try:
+        return all(int(x) > 0 for x in parts[1:4]) and len(base64.b64decode(parts[5], validate=True)) == 32
+    except ValueError:
+        return False
+
+
+def verify_secret(secret: str, stored: str) -> bool:
+    """Check a presented secret against a stored hash in constant time."""
+    if not is_hashed(stored):
+        return False
+    _, n, r, p, salt, digest = stored.split("$")
+    candidate = hashlib.scrypt(secret.encode("utf-8"), salt=base64.b64decode(salt),
+                               n=int(n), r=int(r), p=int(p), dklen=32)
+    return hmac.compare_digest(candidate, base64.b64decode(digest))

@@ -1,0 +1,142 @@
+"""SQL for handle records: handles, their values and the audit log."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Iterable
+
+from idres.storage.engine import Session
+from idres.values import HandleValue, encode_data, utc_timestamp
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A handle as stored: its registered spelling and its values."""
+
+    handle: str
+    values: list[HandleValue]
+
+
+_VALUE_COLUMNS = "idx, type, data_format, data_value, ttl, permissions, refs, timestamp"
+
+
+def _value(row: object) -> HandleValue:
+    return HandleValue(row["idx"], row["type"], row["data_format"], json.loads(row["data_value"]),
+                       row["ttl"], row["permissions"], json.loads(row["refs"]), row["timestamp"])
+
+
+def load_record(s: Session, handle_key: str) -> StoredRecord | None:
+    """A handle's record by folded key, or ``None`` when it does not exist."""
+    head = s.one("SELECT handle FROM handles WHERE handle_key = ?", (handle_key,))
+    if head is None:
+        return None
+    rows = s.all(f"SELECT {_VALUE_COLUMNS} FROM handle_values WHERE handle_key = ? ORDER BY idx",
+                 (handle_key,))
+    return StoredRecord(head["handle"], [_value(r) for r in rows])
+
+
+def handle_exists(s: Session, handle_key: str) -> bool:
+    return s.one("SELECT 1 AS one FROM handles WHERE handle_key = ?", (handle_key,)) is not None
+
+
+def _value_row(handle_key: str, v: HandleValue) -> tuple:
+    return (handle_key, v.index, v.type, v.format, encode_data(v), v.ttl, v.permissions,
+            json.dumps(v.references), v.timestamp)
+
+
+_INSERT_VALUE = (f"INSERT INTO handle_values (handle_key, {_VALUE_COLUMNS}) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def insert_handles(s: Session, records: Iterable[tuple[str, str, str, list[HandleValue]]]) -> None:
+    """Insert new handles: ``(handle_key, handle, prefix_key, values)`` each."""
+    now = utc_timestamp()
+    heads, values = [], []
+    for key, text, prefix_key, vals in records:
+        heads.append((key, text, prefix_key, now, now))
+        values.extend(_value_row(key, v) for v in vals)
+    s.many("INSERT INTO handles (handle_key, handle, prefix_key, created_at, updated_at) "
+           "VALUES (?, ?, ?, ?, ?)", heads)
+    s.many(_INSERT_VALUE, values)
+
+
+def upsert_values(s: Session, handle_key: str, values: list[HandleValue]) -> None:
+    """Add or replace the given values of an existing handle."""
+    s.many(_INSERT_VALUE + " ON CONFLICT (handle_key, idx) DO UPDATE SET "
+           "type = excluded.type, data_format = excluded.data_format, "
+           "data_value = excluded.data_value, ttl = excluded.ttl, "
+           "permissions = excluded.permissions, refs = excluded.refs, "
+           "timestamp = excluded.timestamp",
+           [_value_row(handle_key, v) for v in values])
+    touch(s, handle_key)
+
+
+def delete_values(s: Session, handle_key: str, indexes: Iterable[int]) -> None:
+    s.many("DELETE FROM handle_values WHERE handle_key = ? AND idx = ?",
+           [(handle_key, i) for i in indexes])
+    touch(s, handle_key)
+
+
+def touch(s: Session, handle_key: str) -> None:
+    s.run("UPDATE handles SET updated_at = ? WHERE handle_key = ?", (utc_timestamp(), handle_key))
+
+
+def delete_handle(s: Session, handle_key: str) -> None:
+    s.run("DELETE FROM handle_values WHERE handle_key = ?", (handle_key,))
+    s.run("DELETE FROM handles WHERE handle_key = ?", (handle_key,))
+
+
+def count_handles(s: Session, prefix_key: str) -> int:
+    row = s.one("SELECT COUNT(*) AS n FROM handles WHERE prefix_key = ?", (prefix_key,))
+    return int(row["n"])
+
+
+def list_handles(s: Session, prefix_key: str, offset: int, limit: int | None) -> list[str]:
+    """Handles under a prefix, in folded-key order, as registered."""
+    sql = "SELECT handle FROM handles WHERE prefix_key = ? ORDER BY handle_key"
+    params: tuple = (prefix_key,)
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params += (limit, offset)
+    return [row["handle"] for row in s.all(sql, params)]
+
+
+def existing_keys(s: Session, keys: list[str]) -> list[str]:
+    """Which of ``keys`` already exist (checked in chunks to bound parameters)."""
+    found: list[str] = []
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found += [r["handle_key"] for r in
+                  s.all(f"SELECT handle_key FROM handles WHERE handle_key IN ({marks})", chunk)]
+    return found
+
+
+def record_audit(s: Session, actor: str, action: str, handle: str, detail: dict) -> None:
+    """Note who changed what, and when. Never pass secrets in ``detail``."""
+    s.run("INSERT INTO audit_log (at, actor, action, handle, detail) VALUES (?, ?, ?, ?, ?)",
+          (utc_timestamp(), actor, action, handle, json.dumps(detail, sort_keys=True)))
+
+
+def audit_entries(s: Session, handle: str | None = None) -> list[dict]:
+    """Audit entries, oldest first, optionally for one handle."""
+    sql = "SELECT id, at, actor, action, handle, detail FROM audit_log"
+    params: tuple = ()
+    if handle is not None:
+        sql += " WHERE handle = ?"
+        params = (handle,)
+    return [dict(r) for r in s.all(sql + " ORDER BY id", params)]
+
+
+def next_mint_sequence(s: Session, prefix_key: str, pattern: str, count: int) -> int:
+    """Reserve ``count`` sequence numbers for a pattern; returns the first.
+
+    The counter only grows, so a suffix is never minted twice even after
+    its handle is deleted.
+    """
+    s.run("INSERT INTO mint_sequences (prefix_key, pattern, next_seq) VALUES (?, ?, 1) "
+          "ON CONFLICT (prefix_key, pattern) DO NOTHING", (prefix_key, pattern))
+    row = s.one("UPDATE mint_sequences SET next_seq = next_seq + ? "
+                "WHERE prefix_key = ? AND pattern = ? RETURNING next_seq",
+                (count, prefix_key, pattern))
+    return int(row["next_seq"]) - count

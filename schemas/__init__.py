@@ -1,0 +1,1 @@
+"""Marshmallow schemas shared by the node's API, CLI and OpenAPI document."""
