@@ -68,10 +68,7 @@ def validate_record(config: Config, handle: Handle, values: list[HandleValue]) -
     """Whole-record rules: the part-data template and prefix-record shape."""
     problem = validate_part_values(part_data(values))
     if problem:
-        vtype = problem.split(":", 1)[0]
-        index = next((v.index for v in values if v.type == vtype), None)
-        raise InvalidValue(problem, field=f"values[index={index}]" if index else vtype,
-                           handle=handle.text)
+        raise InvalidValue(problem, field=problem.split(":", 1)[0], handle=handle.text)
     if is_node_record(config, handle) and not any(v.is_admin for v in values):
         raise InvalidValue("The node's prefix record must keep an HS_ADMIN value",
                            field="values", handle=handle.text)

@@ -27,7 +27,7 @@ class PartDataSchema(Schema):
         unknown = RAISE
 
     type_code = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Z0-9][A-Z0-9_-]{0,31}$", error="part type code: 1-32 of A-Z, 0-9, '-', '_'"))
+        r"^[A-Z0-9][A-Z0-9._-]{0,31}$", error="part type code: 1-32 of A-Z, 0-9, '.', '-', '_'"))
     description = fields.String(validate=validate.Length(1, 500))
     manufacturer = fields.String(validate=validate.Length(1, 200))
     batch = fields.String(validate=validate.Length(1, 100))

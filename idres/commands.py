@@ -1,0 +1,120 @@
+"""The ``idres`` subcommands (registered on :data:`idres.cli.cli`)."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from idres import demo as demo_data
+from idres.cli import Context, cli, echo_json, gunicorn_argv, read_secret
+from idres.auth import OPERATOR
+from idres.minting import MintRequest, mint
+from idres.node import create_prefix, init_node, list_prefixes
+from idres.resolver import ResolveQuery, resolve
+from idres.storage.migrations import migrate
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@cli.command()
+@click.option("--admin-secret-stdin", is_flag=True, help="read the node admin's secret from stdin")
+@pass_ctx
+def init(ctx: Context, admin_secret_stdin: bool) -> None:
+    """Create or upgrade the database; with a secret, create the node admin."""
+    secret = read_secret(admin_secret_stdin, "admin-secret")
+    try:
+        created = init_node(ctx.db, ctx.config, secret)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"database ready: {ctx.config.database if not ctx.config.is_postgres else 'postgresql'}")
+    if created:
+        click.echo(f"node admin: 300:0.NA/{ctx.config.node_prefix}")
+
+
+@cli.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@pass_ctx
+def serve(ctx: Context, bind: str, workers: int) -> None:
+    """Serve the HTTP API with gunicorn (migrations are applied first)."""
+    migrate(ctx.db)
+    ctx.db.close()
+    argv, env = gunicorn_argv(ctx.config, bind, workers)
+    os.execvpe(argv[0], argv, env)
+
+
+@cli.group()
+def prefix() -> None:
+    """Enterprise prefixes held by this node."""
+
+
+@prefix.command("create")
+@click.argument("name")
+@click.option("--secret-stdin", is_flag=True, required=True, help="read the prefix key from stdin")
+@pass_ctx
+def prefix_create(ctx: Context, name: str, secret_stdin: bool) -> None:
+    """Create 0.NA/NAME with an HS_SECKEY at index 300."""
+    secret = read_secret(secret_stdin, "secret")
+    try:
+        record = create_prefix(ctx.db, ctx.config, name, secret or "")
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"created {record}; log in as 300:{record}")
+
+
+@prefix.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def prefix_list(ctx: Context, as_json: bool) -> None:
+    """List prefix records and their handle counts."""
+    rows = list_prefixes(ctx.db)
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['prefix']:<20} {row['handles']:>10} handles")
+
+
+def _parse_values(pairs: tuple[str, ...]) -> list[dict[str, Any]]:
+    values = []
+    for i, pair in enumerate(pairs, start=1):
+        vtype, sep, text = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not TYPE=TEXT", param_hint="--value")
+        values.append({"index": i, "type": vtype, "data": text})
+    return values
+
+
+@cli.command("mint")
+@click.argument("prefix_name")
+@click.option("--pattern", required=True, help="e.g. ENG-2026-{seq:06}")
+@click.option("--count", required=True, type=int)
+@click.option("--value", "pairs", multiple=True, help="TYPE=TEXT, repeatable (indexes 1, 2, ...)")
+@pass_ctx
+def mint_command(ctx: Context, prefix_name: str, pattern: str, count: int, pairs: tuple[str, ...]) -> None:
+    """Mint COUNT identifiers under PREFIX_NAME, all or none."""
+    values = _parse_values(pairs)
+    with click.progressbar(length=count, label="minting", file=click.get_text_stream("stderr")) as bar:
+        result = mint(ctx.db, ctx.config, OPERATOR, MintRequest(prefix_name, pattern, count, values),
+                      progress=bar.update)
+    click.echo(f"minted {result['count']}: {result['first']} .. {result['last']}")
+
+
+@cli.command("resolve")
+@click.argument("handle")
+@click.option("--type", "types", multiple=True)
+@click.option("--index", "indexes", multiple=True, type=int)
+@pass_ctx
+def resolve_command(ctx: Context, handle: str, types: tuple[str, ...], indexes: tuple[int, ...]) -> None:
+    """Print a handle's public values as JSON."""
+    echo_json(resolve(ctx.db, ctx.config, None, ResolveQuery(handle, types, indexes)))
+
+
+@cli.command("demo")
+@click.option("--parts", default=300, show_default=True, type=click.IntRange(2, 100_000))
+@pass_ctx
+def demo(ctx: Context, parts: int) -> None:
+    """Load a small demo cluster: two enterprise prefixes and PARTS parts."""
+    for line in demo_data.load(ctx.db, ctx.config, parts):
+        click.echo(line)
