@@ -1,0 +1,75 @@
+"""The storage engine shim and migrations, on both backends."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from idres.storage import open_database
+from idres.storage.migrations import MIGRATIONS, current_version, migrate
+
+
+@pytest.fixture
+def raw(database_url: str):
+    database = open_database(database_url)
+    yield database
+    database.close()
+
+
+def test_migrations_apply_once(raw) -> None:
+    assert migrate(raw) == [v for v, _, _ in MIGRATIONS]
+    assert migrate(raw) == []
+    assert current_version(raw) == MIGRATIONS[-1][0]
+    with raw.read() as s:
+        assert s.one("SELECT COUNT(*) AS n FROM handles")["n"] == 0
+
+
+def test_failed_write_rolls_back(raw) -> None:
+    migrate(raw)
+    with pytest.raises(RuntimeError):
+        with raw.write() as s:
+            s.run("INSERT INTO mint_sequences (prefix_key, pattern, next_seq) VALUES (?, ?, ?)",
+                  ("88.118.8", "A-{seq}", 5))
+            raise RuntimeError("abort")
+    with raw.read() as s:
+        assert s.one("SELECT COUNT(*) AS n FROM mint_sequences")["n"] == 0
+
+
+def test_percent_and_question_marks_in_values_are_data(raw) -> None:
+    migrate(raw)
+    with raw.write() as s:
+        s.run("INSERT INTO mint_sequences (prefix_key, pattern, next_seq) VALUES (?, ?, ?)",
+              ("88.118.8", "100%?{seq}", 1))
+    with raw.read() as s:
+        row = s.one("SELECT pattern FROM mint_sequences WHERE pattern LIKE ?", ("100%",))
+    assert row["pattern"] == "100%?{seq}"
+
+
+def test_concurrent_sequence_reservations_never_overlap(database_url: str) -> None:
+    """Writers in several threads (own connections) reserve disjoint ranges."""
+    from idres.storage.records import next_mint_sequence
+
+    setup = open_database(database_url)
+    migrate(setup)
+    setup.close()
+    starts: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        database = open_database(database_url)
+        try:
+            for _ in range(10):
+                with database.write() as s:
+                    starts.append(next_mint_sequence(s, "88.118.8", "P-{seq}", 7))
+        except BaseException as err:  # surfaced below
+            errors.append(err)
+        finally:
+            database.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert sorted(starts) == list(range(1, 1 + 7 * 40, 7))

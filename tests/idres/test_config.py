@@ -1,0 +1,36 @@
+"""Configuration from the environment with overrides."""
+from __future__ import annotations
+
+import pytest
+
+from idres.config import load_config
+
+
+def test_defaults() -> None:
+    cfg = load_config(environ={})
+    assert (cfg.database, cfg.node_prefix, cfg.node_role) == ("./idres.db", "88.118", "secondary")
+    assert not cfg.is_postgres
+
+
+def test_environment_then_overrides() -> None:
+    env = {"IDRES_DATABASE": "postgresql://db/x", "IDRES_NODE_PREFIX": "88.200",
+           "IDRES_BASE_URL": "https://n.example/", "IDRES_NODE_ROLE": "top-level"}
+    cfg = load_config({"node_prefix": "88.300"}, environ=env)
+    assert cfg.is_postgres and cfg.node_prefix == "88.300" and cfg.node_role == "top-level"
+    assert cfg.base_url == "https://n.example"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"IDRES_NODE_ROLE": "tertiary"}, "IDRES_NODE_ROLE"),
+    ({"IDRES_NODE_PREFIX": "88/118"}, "Invalid prefix"),
+    ({"IDRES_BASE_URL": "ftp://x"}, "IDRES_BASE_URL"),
+])
+def test_bad_settings_are_refused(env: dict, message: str) -> None:
+    with pytest.raises(Exception) as info:
+        load_config(environ=env)
+    assert message in str(info.value)
+
+
+def test_unknown_override_is_refused() -> None:
+    with pytest.raises(ValueError, match="Unknown setting"):
+        load_config({"colour": "blue"}, environ={})
