@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from typing import Any
 
 import click
+import psycopg
+from psycopg_pool import PoolTimeout
 
 from idres.config import Config, load_config
 from idres.errors import HandleError
 from idres.storage import Database, open_database
+
+# Failures of the database itself (unreachable, not initialized, locked).
+DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, PoolTimeout)
 
 
 class Context:
@@ -30,6 +36,44 @@ class Context:
             self._db = open_database(self.config.database, 2)
         return self._db
 
+    def close(self) -> None:
+        """Close the database (and its PostgreSQL pool) if a command opened it."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+class HandleErrorExit(click.ClickException):
+    """A Handle error shown as ``error (rc N): message [field]``, exit status 1."""
+
+    def __init__(self, err: HandleError) -> None:
+        super().__init__(f"error (rc {err.rc}): {err.message}" + (f" [{err.field}]" if err.field else ""))
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
+
+
+class IdresGroup(click.Group):
+    """Turns the errors a command can meet into messages instead of tracebacks.
+
+    Done here rather than around ``cli()`` so every way of invoking the group
+    (console script, ``python -m``, click's test runner) behaves the same.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HandleError as err:
+            raise HandleErrorExit(err) from None
+        except DATABASE_ERRORS as err:
+            hint = " (has 'idres init' been run?)" if _missing_table(err) else ""
+            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise click.ClickException(f"database: {first_line}{hint}") from None
+
+
+def _missing_table(err: Exception) -> bool:
+    return isinstance(err, psycopg.errors.UndefinedTable) or "no such table" in str(err)
+
 
 def read_secret(flag_given: bool, what: str) -> str | None:
     """Read a secret from standard input (one line); never from argv or env."""
@@ -41,7 +85,7 @@ def read_secret(flag_given: bool, what: str) -> str | None:
     return secret
 
 
-@click.group()
+@click.group(cls=IdresGroup)
 @click.option("--database", help="SQLite file or postgresql:// URL [IDRES_DATABASE]")
 @click.option("--node-prefix", help="this node's prefix [IDRES_NODE_PREFIX]")
 @click.option("--base-url", help="public URL of this node [IDRES_BASE_URL]")
@@ -53,18 +97,14 @@ def cli(ctx: click.Context, **overrides: Any) -> None:
         ctx.obj = Context(load_config(overrides))
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+    ctx.call_on_close(ctx.obj.close)
 
 
 def main() -> None:
-    """Console entry point: Handle errors become a message and exit status 1."""
+    """Console entry point (Handle errors become a message and exit status 1)."""
     from idres import commands  # noqa: F401  (registers the commands)
 
-    try:
-        cli(standalone_mode=True)
-    except HandleError as err:
-        click.echo(f"error (rc {err.rc}): {err.message}" + (f" [{err.field}]" if err.field else ""),
-                   err=True)
-        sys.exit(1)
+    cli(standalone_mode=True)
 
 
 def echo_json(data: Any) -> None:
@@ -76,6 +116,17 @@ def gunicorn_argv(config: Config, bind: str, workers: int) -> tuple[list[str], d
     env = dict(os.environ, IDRES_DATABASE=config.database, IDRES_NODE_PREFIX=config.node_prefix,
                IDRES_BASE_URL=config.base_url, IDRES_NODE_ROLE=config.node_role)
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", bind,
-            "--access-logfile", "-", "idres:create_app()"]
+            "--access-logfile", "-"]
+    if _gunicorn_version() >= (25, 1):
+        # Otherwise every node on the host shares $HOME/.gunicorn/gunicorn.ctl:
+        # a second node takes the first one's control socket over and removes it on exit.
+        argv.append("--no-control-socket")
+    argv.append("idres:create_app()")
     return argv, env
+
+
+def _gunicorn_version() -> tuple[int, ...]:
+    import gunicorn
+
+    return tuple(gunicorn.version_info)
 

@@ -95,9 +95,22 @@ def _parse_values(pairs: tuple[str, ...]) -> list[dict[str, Any]]:
 def mint_command(ctx: Context, prefix_name: str, pattern: str, count: int, pairs: tuple[str, ...]) -> None:
     """Mint COUNT identifiers under PREFIX_NAME, all or none."""
     values = _parse_values(pairs)
-    with click.progressbar(length=count, label="minting", file=click.get_text_stream("stderr")) as bar:
+    bars: list[Any] = []
+
+    def progress(done: int) -> None:
+        # Shown from the first inserted chunk on: a request rejected up front
+        # prints only its error, not a bar that never moves.
+        if not bars:
+            bars.append(click.progressbar(length=count, label="minting",
+                                          file=click.get_text_stream("stderr")).__enter__())
+        bars[0].update(done)
+
+    try:
         result = mint(ctx.db, ctx.config, OPERATOR, MintRequest(prefix_name, pattern, count, values),
-                      progress=bar.update)
+                      progress=progress)
+    finally:
+        if bars:
+            bars[0].__exit__(None, None, None)
     click.echo(f"minted {result['count']}: {result['first']} .. {result['last']}")
 
 
