@@ -50,12 +50,21 @@ def flag(name: str, default: bool) -> bool:
     raise BadRequest(f"{name} must be true or false", field=name)
 
 
+MAX_INT_ARG = 2**31 - 1
+
+
+def is_uint(text: str) -> bool:
+    """True for a non-empty run of ASCII digits (``str.isdigit`` also accepts '²')."""
+    return text.isascii() and text.isdigit()
+
+
 def int_arg(name: str) -> int | None:
+    """A non-negative integer query parameter (at most 2**31 - 1), ``None`` when absent."""
     raw = request.args.get(name)
     if raw is None:
         return None
-    if not raw.isdigit():
-        raise BadRequest(f"{name} must be a non-negative integer", field=name)
+    if not is_uint(raw) or int(raw) > MAX_INT_ARG:
+        raise BadRequest(f"{name} must be an integer from 0 to {MAX_INT_ARG}", field=name)
     return int(raw)
 
 

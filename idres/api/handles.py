@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from idres.api.context import caller, flag, int_arg, json_body, node, respond
+from idres.api.context import caller, flag, int_arg, is_uint, json_body, node, respond
 from idres.auth import require_authenticated
 from idres.errors import BadRequest
 from idres.registrar import PutRequest, delete_handle, put_handle
@@ -21,7 +21,7 @@ def _indexes(allow_various: bool = False) -> tuple[tuple[int, ...] | None, bool]
         return None, False
     if allow_various and raw == ["various"]:
         return None, True
-    if not all(r.isdigit() for r in raw):
+    if not all(is_uint(r) for r in raw):
         raise BadRequest("index must be an integer", field="index")
     return tuple(int(r) for r in raw), False
 
