@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from idres import seckey
-from idres.errors import AuthenticationNeeded, InvalidCredentials, NotAuthorized
+from idres.errors import AuthenticationNeeded, HandleError, InvalidCredentials, NotAuthorized
 from idres.handles import Handle, fold, parse_handle
 from idres.storage import records
 from idres.storage.engine import Session
@@ -47,37 +47,52 @@ OPERATOR = Identity(0, None, operator=True)
 
 
 def parse_basic(header: str) -> tuple[int, Handle, str]:
-    """Split a Basic ``Authorization`` header into ``(index, handle, password)``."""
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "basic" or not token:
+    """Split a Basic ``Authorization`` header into ``(index, handle, password)``.
+
+    The username is ``index:handle``.  Clients percent-encode it
+    (``300%3A0.NA/88.118.8:secret``); when they do not
+    (``300:0.NA/88.118.8:secret``) the handle ends at the next ``:``, since
+    RFC 7617 lets the password, not the user-id, contain colons.
+    """
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not token.strip():
         raise InvalidCredentials("Only HTTP Basic authentication is supported", field="Authorization")
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCredentials("Malformed Basic credentials", field="Authorization") from None
     username, sep, password = decoded.partition(":")
-    # Clients percent-encode the username (300%3A0.NA/88.118.8).
+    if not sep:
+        raise InvalidCredentials("Username must be index:handle", field="Authorization")
     index_text, sep2, handle_text = unquote(username).partition(":")
-    if not sep or not sep2 or not index_text.isdigit():
+    if not sep2:
+        # Not percent-encoded: the first ':' ended the index, the handle follows.
+        handle_text, sep2, password = password.partition(":")
+        handle_text = unquote(handle_text)
+    if not sep2 or not (index_text.isascii() and index_text.isdigit()):
         raise InvalidCredentials("Username must be index:handle", field="Authorization")
     try:
         handle = parse_handle(handle_text)
-    except Exception:
+    except HandleError:
         raise InvalidCredentials("Username must be index:handle", field="Authorization") from None
     return int(index_text), handle, password
 
 
 def authenticate(s: Session, header: str) -> Identity:
-    """Check Basic credentials against the named handle's HS_SECKEY values."""
+    """Check Basic credentials against the named handle's HS_SECKEY values.
+
+    Index 0 means any HS_SECKEY of the handle; the identity then carries the
+    index of the key that matched.
+    """
     index, handle, password = parse_basic(header)
     record = records.load_record(s, handle.key)
     keys = [] if record is None else [
         v for v in record.values
         if v.type == "HS_SECKEY" and (index == 0 or v.index == index)]
-    if not any(seckey.verify_secret(password, str(v.value)) for v in keys):
+    matched = next((v for v in keys if seckey.verify_secret(password, str(v.value))), None)
+    if matched is None:
         raise InvalidCredentials("Invalid credentials", field="Authorization")
-    matched = index or keys[0].index
-    return Identity(matched, handle)
+    return Identity(matched.index, handle)
 
 
 def _names(s: Session, ref: dict, who: Identity, depth: int) -> bool:
