@@ -68,15 +68,22 @@ def int_arg(name: str) -> int | None:
     return int(raw)
 
 
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259), and could not be sent back as JSON."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def json_body() -> Any:
     """The request's JSON body; wrong Content-Type or bad JSON is rc 4."""
     if request.mimetype != "application/json":
         raise BadRequest("Content-Type must be application/json", field="Content-Type")
     raw = request.get_data(cache=False)
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as err:
         raise BadRequest(f"Body is not valid JSON: {err}", field="body") from None
+    except RecursionError:
+        raise BadRequest("Body is nested too deeply", field="body") from None
 
 
 def respond(body: Any, status: int = 200) -> Any:
