@@ -66,6 +66,14 @@ def stamp(old: list[HandleValue], new: list[HandleValue], now: str) -> list[Hand
 
 def validate_record(config: Config, handle: Handle, values: list[HandleValue]) -> None:
     """Whole-record rules: the part-data template and prefix-record shape."""
+    seen: set[str] = set()
+    for v in values:
+        if v.type.startswith("PART."):
+            # part_data() keeps one value per type: a second one would go unchecked.
+            if v.type in seen:
+                raise InvalidValue(f"{v.type}: a part record has at most one {v.type} value",
+                                   field=v.type, handle=handle.text)
+            seen.add(v.type)
     problem = validate_part_values(part_data(values))
     if problem:
         raise InvalidValue(problem, field=problem.split(":", 1)[0], handle=handle.text)
