@@ -1,0 +1,147 @@
+"""The append-only log: canonical entries, hash chain, Merkle tree, checkpoints.
+
+Each entry is a JSON object canonicalized with RFC 8785.  Entry ``n`` has
+leaf hash SHA-256(0x00 || entry) and chain hash SHA-256(chain[n-1] || leaf);
+perfect Merkle subtrees are stored as they complete, so roots and proofs
+cost O(log n) reads.  Every append that adds entries signs a C2SP checkpoint
+in the same transaction, after checking it is consistent with the last one,
+so the log never signs two inconsistent tree heads.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping, Sequence
+
+import rfc8785
+
+from ledger import merkle, store
+from ledger.note import Checkpoint, Signer
+from ledger.store import Session
+
+
+class LedgerConflict(Exception):
+    """An entry id already in the log (or twice in a batch) with other content."""
+
+    def __init__(self, entry_id: str) -> None:
+        super().__init__(f"entry {entry_id} already exists with different content")
+        self.entry_id = entry_id
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where an entry is in the log; ``duplicate`` when it was there before."""
+
+    seq: int
+    entry_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    size: int
+    root: bytes
+    note: str
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    receipts: list[Receipt]
+    checkpoint: SignedCheckpoint | None
+
+
+def canonical(entry: Mapping[str, Any]) -> bytes:
+    """RFC 8785 bytes of an entry (rejects floats that would not round-trip)."""
+    return rfc8785.dumps(entry)
+
+
+def chain_next(previous_hex: str, leaf: bytes) -> str:
+    """The chain hash linking an entry to the one before it."""
+    return hashlib.sha256(bytes.fromhex(previous_hex) + leaf).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Log:
+    """One node's log, signing checkpoints with ``signer`` under ``origin``."""
+
+    def __init__(self, signer: Signer, origin: str) -> None:
+        self.signer = signer
+        self.origin = origin
+
+    def append(self, s: Session, entries: Sequence[Mapping[str, Any]],
+               id_field: str = "event_id") -> AppendResult:
+        """Append entries atomically (the caller's transaction); idempotent per id."""
+        texts, order = self._dedupe(entries, id_field)
+        size, chain = store.lock_head(s)
+        existing = store.entries_by_id(s, order)
+        receipts: dict[str, Receipt] = {}
+        for entry_id, (seq, text) in existing.items():
+            if text != texts[entry_id]:
+                raise LedgerConflict(entry_id)
+            receipts[entry_id] = Receipt(seq, entry_id, True)
+        fresh = [i for i in order if i not in existing]
+        rows, leaves = [], []
+        for offset, entry_id in enumerate(fresh):
+            leaf = merkle.leaf_hash(texts[entry_id].encode("utf-8"))
+            chain = chain_next(chain, leaf)
+            rows.append((size + offset, entry_id, texts[entry_id], leaf.hex(), chain))
+            leaves.append(leaf)
+            receipts[entry_id] = Receipt(size + offset, entry_id, False)
+        checkpoint = None
+        if rows:
+            store.insert_entries(s, rows)
+            store.insert_nodes(s, merkle.new_perfect_nodes(
+                size, leaves, lambda level, idx: store.read_node(s, level, idx)))
+            store.set_head(s, size + len(rows), chain)
+            checkpoint = self._sign(s, size + len(rows))
+        return AppendResult([receipts[entry_id] for entry_id in order], checkpoint)
+
+    @staticmethod
+    def _dedupe(entries: Sequence[Mapping[str, Any]], id_field: str) -> tuple[dict[str, str], list[str]]:
+        texts: dict[str, str] = {}
+        order: list[str] = []
+        for entry in entries:
+            entry_id = str(entry[id_field])
+            text = canonical(entry).decode("utf-8")
+            if entry_id in texts:
+                if texts[entry_id] != text:
+                    raise LedgerConflict(entry_id)
+                continue
+            texts[entry_id] = text
+            order.append(entry_id)
+        return texts, order
+
+    def _sign(self, s: Session, size: int) -> SignedCheckpoint:
+        root = self.root(s, size)
+        previous = store.latest_checkpoint(s)
+        if previous is not None and 0 < int(previous["size"]) < size:
+            proof = self.consistency_proof(s, int(previous["size"]), size)
+            merkle.verify_consistency(int(previous["size"]), size, proof,
+                                      bytes.fromhex(previous["root"]), root)
+        note = self.signer.sign(Checkpoint(self.origin, size, root).body())
+        store.insert_checkpoint(s, size, root, note, _now())
+        return SignedCheckpoint(size, root, note)
+
+    def ensure_checkpoint(self, s: Session) -> SignedCheckpoint:
+        """The latest checkpoint, signing one for the current size if none covers it."""
+        size, _ = store.lock_head(s)
+        row = store.latest_checkpoint(s)
+        if row is not None and int(row["size"]) == size:
+            return SignedCheckpoint(size, bytes.fromhex(row["root"]), row["note"])
+        return self._sign(s, size)
+
+    def root(self, s: Session, size: int) -> bytes:
+        """The Merkle root of the first ``size`` entries."""
+        return merkle.root_from_nodes(size, store.read_nodes(s, merkle.nodes_needed_for_root(size)))
+
+    def inclusion_proof(self, s: Session, seq: int, size: int) -> list[bytes]:
+        return merkle.inclusion_proof(
+            seq, size, store.read_nodes(s, merkle.nodes_needed_for_inclusion(seq, size)))
+
+    def consistency_proof(self, s: Session, size1: int, size2: int) -> list[bytes]:
+        return merkle.consistency_proof(
+            size1, size2, store.read_nodes(s, merkle.nodes_needed_for_consistency(size1, size2)))

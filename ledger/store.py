@@ -1,0 +1,143 @@
+"""SQL for the ledger tables, written once for SQLite and PostgreSQL.
+
+The ledger does not open connections: callers pass a *session* (any object
+with ``one``, ``all``, ``run`` and ``many`` taking ``?``-placeholder SQL, such
+as idres's storage sessions), so an append can share a transaction with the
+caller's own tables.  Hashes are stored as lowercase hex text so that the
+same SQL serves both databases.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+ZERO_CHAIN = "00" * 32  # chain hash before entry 0
+
+
+class Session(Protocol):
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+
+SCHEMA: list[str] = [
+    """CREATE TABLE ledger_head (
+        id INTEGER PRIMARY KEY,
+        size BIGINT NOT NULL,
+        chain_hash TEXT NOT NULL)""",
+    f"INSERT INTO ledger_head (id, size, chain_hash) VALUES (1, 0, '{ZERO_CHAIN}')",
+    """CREATE TABLE ledger_entries (
+        seq BIGINT PRIMARY KEY,
+        entry_id TEXT NOT NULL UNIQUE,
+        entry TEXT NOT NULL,
+        leaf_hash TEXT NOT NULL,
+        chain_hash TEXT NOT NULL)""",
+    """CREATE TABLE ledger_nodes (
+        level INTEGER NOT NULL,
+        idx BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (level, idx))""",
+    """CREATE TABLE ledger_checkpoints (
+        size BIGINT PRIMARY KEY,
+        root TEXT NOT NULL,
+        note TEXT NOT NULL,
+        signed_at TEXT NOT NULL)""",
+    """CREATE TABLE ledger_anchors (
+        size BIGINT PRIMARY KEY,
+        root TEXT NOT NULL,
+        chain_id BIGINT NOT NULL,
+        tx_hash TEXT NOT NULL,
+        block_number BIGINT NOT NULL,
+        anchored_at TEXT NOT NULL)""",
+]
+
+
+def lock_head(s: Session) -> tuple[int, str]:
+    """Lock the log head for this transaction; returns ``(size, chain hash)``.
+
+    The no-op UPDATE takes PostgreSQL's row lock, so concurrent appenders
+    queue here; on SQLite the transaction already holds the write lock.
+    """
+    s.run("UPDATE ledger_head SET size = size WHERE id = 1")
+    row = s.one("SELECT size, chain_hash FROM ledger_head WHERE id = 1")
+    return int(row["size"]), row["chain_hash"]
+
+
+def head(s: Session) -> tuple[int, str]:
+    row = s.one("SELECT size, chain_hash FROM ledger_head WHERE id = 1")
+    return int(row["size"]), row["chain_hash"]
+
+
+def set_head(s: Session, size: int, chain_hash: str) -> None:
+    s.run("UPDATE ledger_head SET size = ?, chain_hash = ? WHERE id = 1", (size, chain_hash))
+
+
+def entries_by_id(s: Session, entry_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Existing entries among ``entry_ids``: id -> (seq, entry text)."""
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(entry_ids), 500):
+        chunk = list(entry_ids[start:start + 500])
+        marks = ", ".join("?" * len(chunk))
+        for row in s.all(f"SELECT seq, entry_id, entry FROM ledger_entries WHERE entry_id IN ({marks})",
+                         chunk):
+            found[row["entry_id"]] = (int(row["seq"]), row["entry"])
+    return found
+
+
+def insert_entries(s: Session, rows: Iterable[tuple[int, str, str, str, str]]) -> None:
+    """Rows of ``(seq, entry_id, entry, leaf_hash, chain_hash)``."""
+    s.many("INSERT INTO ledger_entries (seq, entry_id, entry, leaf_hash, chain_hash) "
+           "VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def insert_nodes(s: Session, nodes: Iterable[tuple[int, int, bytes]]) -> None:
+    s.many("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
+           [(level, idx, h.hex()) for level, idx, h in nodes])
+
+
+def read_node(s: Session, level: int, idx: int) -> bytes:
+    row = s.one("SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", (level, idx))
+    if row is None:
+        raise KeyError(f"ledger node ({level}, {idx}) is missing")
+    return bytes.fromhex(row["hash"])
+
+
+def read_nodes(s: Session, keys: Iterable[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+    """Several stored perfect-subtree hashes: O(log n) keys, one query each."""
+    return {key: read_node(s, *key) for key in keys}
+
+
+def entry(s: Session, seq: int) -> Any:
+    return s.one("SELECT seq, entry_id, entry, leaf_hash, chain_hash FROM ledger_entries WHERE seq = ?",
+                 (seq,))
+
+
+def entries(s: Session, start: int, end: int) -> list[Any]:
+    """Entries with ``start <= seq < end`` in order."""
+    return s.all("SELECT seq, entry_id, entry, leaf_hash, chain_hash FROM ledger_entries "
+                 "WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end))
+
+
+def insert_checkpoint(s: Session, size: int, root: bytes, note: str, signed_at: str) -> None:
+    s.run("INSERT INTO ledger_checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (size) DO NOTHING", (size, root.hex(), note, signed_at))
+
+
+def latest_checkpoint(s: Session) -> Any:
+    return s.one("SELECT size, root, note, signed_at FROM ledger_checkpoints "
+                 "ORDER BY size DESC LIMIT 1")
+
+
+def checkpoints(s: Session) -> list[Any]:
+    return s.all("SELECT size, root, note, signed_at FROM ledger_checkpoints ORDER BY size")
+
+
+def insert_anchor(s: Session, size: int, root: str, chain_id: int, tx_hash: str,
+                  block_number: int, anchored_at: str) -> None:
+    s.run("INSERT INTO ledger_anchors (size, root, chain_id, tx_hash, block_number, anchored_at) "
+          "VALUES (?, ?, ?, ?, ?, ?)", (size, root, chain_id, tx_hash, block_number, anchored_at))
+
+
+def anchors(s: Session) -> list[Any]:
+    return s.all("SELECT size, root, chain_id, tx_hash, block_number, anchored_at "
+                 "FROM ledger_anchors ORDER BY size")
