@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import click
@@ -102,7 +103,7 @@ def mint_command(ctx: Context, prefix_name: str, pattern: str, count: int, pairs
         # prints only its error, not a bar that never moves.
         if not bars:
             bars.append(click.progressbar(length=count, label="minting",
-                                          file=click.get_text_stream("stderr")).__enter__())
+                                          file=sys.stderr).__enter__())
         bars[0].update(done)
 
     try:
