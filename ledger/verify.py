@@ -1,0 +1,172 @@
+"""Verifying a ledger: a database (``verify_database``) or an export file.
+
+``python -m ledger.verify EXPORT --key VERIFIER_KEY`` checks an export made by
+``idres ledger export`` with nothing but this package: every leaf, chain
+link and checkpoint root is recomputed and every checkpoint signature is
+checked against the given key.  The first inconsistency is reported with its
+entry number and the process exits non-zero.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Iterable, Iterator
+
+from ledger import merkle, store
+from ledger.note import NoteError, Verifier, open_checkpoint
+from ledger.replay import TreeBuilder
+from ledger.store import Session
+
+EXPORT_FORMAT = "idres-ledger-export/1"
+CHUNK = 10_000
+Progress = Callable[[int, int], None]
+
+
+class LedgerVerificationError(merkle.VerificationError):
+    """A stored or exported log that does not verify, at a given entry."""
+
+    def __init__(self, seq: int | None, message: str) -> None:
+        where = f"entry {seq}: " if seq is not None else ""
+        super().__init__(where + message)
+        self.seq = seq
+
+
+def check_entry(builder: TreeBuilder, seq: int, text: str, leaf_hex: str | None,
+                chain_hex: str | None) -> list[tuple[int, int, bytes]]:
+    """Recompute one entry; compare with the stored leaf and chain hashes."""
+    if seq != builder.size:
+        raise LedgerVerificationError(builder.size, f"missing (next stored entry is {seq})")
+    leaf, completed = builder.add(text.encode("utf-8"))
+    if leaf_hex is not None and leaf.hex() != leaf_hex:
+        raise LedgerVerificationError(seq, "leaf hash does not match the entry bytes")
+    if chain_hex is not None and builder.chain != chain_hex:
+        raise LedgerVerificationError(seq, "chain hash does not link to the previous entry")
+    return completed
+
+
+def check_checkpoint(builder: TreeBuilder, note: str, size: int,
+                     verifiers: list[Verifier], origin: str | None) -> None:
+    """A checkpoint at ``size`` must be validly signed and match the recomputed root."""
+    try:
+        cp = open_checkpoint(note, verifiers, origin)
+    except (NoteError, ValueError) as err:
+        raise LedgerVerificationError(None, f"checkpoint at size {size}: {err}") from None
+    if cp.size != size:
+        raise LedgerVerificationError(None, f"checkpoint stored as size {size} says {cp.size}")
+    if cp.root != builder.root():
+        raise LedgerVerificationError(size - 1 if size else None,
+                                      f"root of the first {size} entries differs from checkpoint")
+
+
+def _stored_nodes(s: Session, start: int, end: int) -> dict[tuple[int, int], str]:
+    """Stored perfect subtrees completed by entries ``start..end-1``."""
+    found: dict[tuple[int, int], str] = {}
+    level = 0
+    while (1 << level) <= end:
+        lo, hi = start >> level, end >> level
+        for row in s.all("SELECT idx, hash FROM ledger_nodes WHERE level = ? AND idx >= ? AND idx <= ?",
+                         (level, lo, hi)):
+            found[(level, int(row["idx"]))] = row["hash"]
+        level += 1
+    return found
+
+
+def verify_database(s: Session, verifiers: list[Verifier], origin: str | None = None,
+                    progress: Progress | None = None) -> int:
+    """Verify every entry, chain link, stored node and checkpoint; returns the size."""
+    size, head_chain = store.head(s)
+    marks = {int(r["size"]): r["note"] for r in store.checkpoints(s)}
+    builder = TreeBuilder()
+    if 0 in marks:
+        check_checkpoint(builder, marks[0], 0, verifiers, origin)
+    for start in range(0, size, CHUNK):
+        rows = store.entries(s, start, min(size, start + CHUNK))
+        nodes = _stored_nodes(s, start, start + len(rows))
+        for row in rows:
+            seq = int(row["seq"])
+            for level, idx, h in check_entry(builder, seq, row["entry"], row["leaf_hash"], row["chain_hash"]):
+                if nodes.get((level, idx)) != h.hex():
+                    raise LedgerVerificationError(seq, f"stored tree node ({level}, {idx}) is wrong or missing")
+            if builder.size in marks:
+                check_checkpoint(builder, marks[builder.size], builder.size, verifiers, origin)
+        if progress:
+            progress(builder.size, size)
+    _check_tail(s, builder, size, head_chain, marks)
+    return size
+
+
+def _check_tail(s: Session, builder: TreeBuilder, size: int, head_chain: str, marks: dict) -> None:
+    if builder.size != size:
+        raise LedgerVerificationError(builder.size, f"missing (the head says {size} entries)")
+    extra = s.one("SELECT COUNT(*) AS n FROM ledger_entries WHERE seq >= ? OR seq < 0", (size,))
+    if int(extra["n"]):
+        raise LedgerVerificationError(size, f"{extra['n']} entries beyond the head's size {size}")
+    if builder.chain != head_chain:
+        raise LedgerVerificationError(size - 1, "head chain hash differs from the last entry's")
+    beyond = [m for m in marks if m > size]
+    if beyond:
+        raise LedgerVerificationError(None, f"checkpoint at size {beyond[0]} beyond the log's {size}")
+
+
+def read_export(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except ValueError:
+                raise LedgerVerificationError(None, f"export line {number} is not JSON") from None
+
+
+def verify_export(lines: Iterable[str], verifier: Verifier, progress: Progress | None = None) -> tuple[int, int]:
+    """Verify an export; returns ``(entries, checkpoints verified)``."""
+    records = read_export(lines)
+    header = next(records, None)
+    if not header or header.get("format") != EXPORT_FORMAT:
+        raise LedgerVerificationError(None, f"not an {EXPORT_FORMAT} file")
+    origin, total, builder, checked = header.get("origin"), int(header.get("size", 0)), TreeBuilder(), 0
+    for record in records:
+        if record.get("type") == "entry":
+            check_entry(builder, int(record["seq"]), record["entry"], None, record.get("chain_hash"))
+            if progress and builder.size % CHUNK == 0:
+                progress(builder.size, total)
+        elif record.get("type") == "checkpoint":
+            size = int(record["size"])
+            if size != builder.size:
+                raise LedgerVerificationError(None, f"checkpoint at size {size} out of place "
+                                                    f"(after {builder.size} entries)")
+            check_checkpoint(builder, record["note"], size, [verifier], origin)
+            checked += 1
+    if builder.size != total:
+        raise LedgerVerificationError(builder.size, f"missing (the header says {total} entries)")
+    if not checked:
+        raise LedgerVerificationError(None, "the export contains no checkpoint to verify against")
+    return builder.size, checked
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ledger.verify",
+                                     description="Verify an idres ledger export offline.")
+    parser.add_argument("export", help="file written by `idres ledger export` (- for stdin)")
+    parser.add_argument("--key", required=True, help="verifier key: name+keyid+base64")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    def report(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"verified {done}/{total} entries", file=sys.stderr)
+
+    try:
+        verifier = Verifier(args.key)
+        stream = sys.stdin if args.export == "-" else open(args.export, encoding="utf-8")
+        with stream:
+            size, checked = verify_export(stream, verifier, report)
+    except (merkle.VerificationError, NoteError, ValueError, OSError, KeyError) as err:
+        print(f"FAILED: {err}", file=sys.stderr)
+        return 1
+    print(f"OK: {size} entries, {checked} checkpoints verified")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
