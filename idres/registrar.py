@@ -40,8 +40,14 @@ def _op(kind: str, value: HandleValue) -> str:
     return f"{kind}_{noun}"
 
 
-def changes_needed(old: list[HandleValue], new: list[HandleValue]) -> set[str]:
-    """Permissions needed to turn record ``old`` into ``new``."""
+def changes_needed(old: list[HandleValue], new: list[HandleValue],
+                   sent: list[HandleValue] | None = None) -> set[str]:
+    """Permissions needed to turn record ``old`` into ``new``.
+
+    ``sent`` are the values the client wrote.  A write that changes nothing
+    still needs the permission to modify what was sent: otherwise anyone could
+    "write" an identical value (and leave an audit entry) on any handle.
+    """
     before = {v.index: v for v in old}
     after = {v.index: v for v in new}
     needed = {_op("REMOVE", v) for i, v in before.items() if i not in after}
@@ -50,6 +56,8 @@ def changes_needed(old: list[HandleValue], new: list[HandleValue]) -> set[str]:
             needed.add(_op("ADD", v))
         elif not before[i].same_content(v):
             needed |= {_op("MODIFY", before[i]), _op("MODIFY", v)}
+    if not needed:
+        needed = {_op("MODIFY", v) for v in sent or []} or {"MODIFY_VALUE"}
     return needed
 
 
@@ -138,7 +146,7 @@ def _put_whole(s: Session, config: Config, who: Identity, handle: Handle,
         return 201, "create"
     if not overwrite:
         raise HandleAlreadyExists(handle=handle.text)
-    require(perms, changes_needed(existing.values, values), who, handle.text)
+    require(perms, changes_needed(existing.values, values, values), who, handle.text)
     values = stamp(existing.values, values, now)
     validate_record(config, handle, values)
     records.delete_values(s, handle.key, [v.index for v in existing.values])
@@ -159,7 +167,7 @@ def _put_some(s: Session, config: Config, who: Identity, handle: Handle,
                                          handle=handle.text)
     merged = {**current, **{v.index: v for v in values}}
     perms = permissions_on(s, config, who, handle, existing)
-    require(perms, changes_needed(existing.values, list(merged.values())), who, handle.text)
+    require(perms, changes_needed(existing.values, list(merged.values()), values), who, handle.text)
     new = stamp(existing.values, list(merged.values()), utc_timestamp())
     validate_record(config, handle, new)
     records.upsert_values(s, handle.key, [v for v in new if v.index in {x.index for x in values}])
