@@ -36,7 +36,8 @@ def free_port() -> int:
 
 
 def cli_env(home: Path) -> dict[str, str]:
-    """The environment without IDRES_* settings, with a private HOME."""
+    """The environment without IDRES_* settings, with a private HOME (also the working
+    directory, so nothing the node writes beside itself lands in the repository)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDRES_")}
     env.pop("XDG_RUNTIME_DIR", None)
     home.mkdir(parents=True, exist_ok=True)
@@ -49,7 +50,7 @@ def run_idres(database: str, base_url: str, *args: str, stdin: str = "", home: P
     """Run the installed ``idres`` console script; global options come first."""
     argv = [str(IDRES), "--database", database, "--base-url", base_url, *args]
     return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout,
-                          env=cli_env(home))
+                          env=cli_env(home), cwd=home)
 
 
 @dataclass
@@ -88,7 +89,7 @@ def _wait_ready(proc: subprocess.Popen, url: str, log_path: Path) -> None:
             r = requests.get(f"{url}/api/handles/0.NA/{ENT}", timeout=2)
             if r.status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a worker still booting
             pass
         time.sleep(0.1)
     raise AssertionError(f"idres serve not ready after {START_TIMEOUT}s:\n{log_path.read_text()}")
@@ -131,7 +132,7 @@ def live_node(database: str, tmp_path: Path, workers: int = 2) -> Iterator[LiveN
             [str(IDRES), "--database", database, "--base-url", url, "serve",
              "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=cli_env(home), start_new_session=True)
+            env=cli_env(home), cwd=home, start_new_session=True)
     try:
         _wait_ready(proc, url, log_path)
         yield LiveNode(url, database, log_path, home, proc)

@@ -28,6 +28,12 @@ NO_ENV = {"IDRES_DATABASE": None, "IDRES_NODE_PREFIX": None, "IDRES_BASE_URL": N
           "IDRES_NODE_ROLE": None}
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run where files a command writes beside itself cannot reach the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 def idres(database: str, *args: str, stdin: str | None = None) -> Result:
     runner = CliRunner(env=NO_ENV)
     return runner.invoke(cli, ["--database", database, "--base-url", BASE_URL, *args], input=stdin)

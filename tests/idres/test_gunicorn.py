@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
+import psycopg
 import pytest
 import requests
 
@@ -134,3 +135,38 @@ def test_concurrent_writes_and_mint(node: LiveNode) -> None:
     assert (r.status_code, r.json()["responseCode"]) == (401, 402)
     assert count(node) == threads * per_thread + 1002
     assert ENT_SECRET not in node.log_text()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "registrar.put_handle maps the unique violation of a concurrent create to rc 101 "
+    "even with overwrite=true; it should retry and replace the record (200, rc 1)"))
+def test_put_losing_a_create_race_replaces(database_url: str, request: pytest.FixtureRequest) -> None:
+    """PUT (overwrite=true) while another writer creates the same handle.
+
+    Deterministic on PostgreSQL: an open transaction has inserted the handle, so
+    the server's read does not see it and its insert waits on the row lock until
+    we commit. SQLite serializes writers (BEGIN IMMEDIATE), so the race cannot
+    happen there.
+    """
+    if not database_url.startswith("postgresql://"):
+        pytest.skip("SQLite writers are serialized; the race needs PostgreSQL")
+    node: LiveNode = request.getfixturevalue("node")
+    handle, stamp = f"{ENT}/RACE-1", "2026-01-01T00:00:00Z"
+    with psycopg.connect(database_url) as other, ThreadPoolExecutor(1) as pool:
+        other.execute("INSERT INTO handles (handle_key, handle, prefix_key, created_at, updated_at) "
+                      "VALUES (%s, %s, %s, %s, %s)", (handle.lower(), handle, ENT, stamp, stamp))
+        other.execute("INSERT INTO handle_values (handle_key, idx, type, data_format, data_value, ttl, "
+                      "permissions, refs, timestamp) VALUES (%s, 1, 'URL', 'string', %s, 86400, "
+                      "'1110', '[]', %s)", (handle.lower(), json.dumps("https://first.example/"), stamp))
+        with requests.Session() as session:
+            future = pool.submit(put, session, node, handle, "https://second.example/")
+            deadline = time.monotonic() + 15
+            while not other.execute("SELECT 1 FROM pg_stat_activity "  # blocked by us
+                                    "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))").fetchall():
+                assert time.monotonic() < deadline and not future.done(), "the PUT never waited"
+                time.sleep(0.05)
+            other.commit()
+            r = future.result(timeout=TIMEOUT)
+    assert (r.status_code, r.json()["responseCode"]) == (200, 1), r.text
+    r = requests.get(f"{node.url}/api/handles/{handle}", params={"type": "URL"}, timeout=TIMEOUT)
+    assert r.json()["values"][0]["data"]["value"] == "https://second.example/"
