@@ -90,6 +90,7 @@ def read_secret(flag_given: bool, what: str) -> str | None:
 @click.option("--node-prefix", help="this node's prefix [IDRES_NODE_PREFIX]")
 @click.option("--base-url", help="public URL of this node [IDRES_BASE_URL]")
 @click.option("--role", "node_role", help="top-level, secondary or enterprise [IDRES_NODE_ROLE]")
+@click.option("--ledger-key-file", help="ledger signing key file [IDRES_LEDGER_KEY_FILE]")
 @click.pass_context
 def cli(ctx: click.Context, **overrides: Any) -> None:
     """idres: identifier resolution and traceability node."""
@@ -114,7 +115,8 @@ def echo_json(data: Any) -> None:
 def gunicorn_argv(config: Config, bind: str, workers: int) -> tuple[list[str], dict[str, str]]:
     """The gunicorn command line and environment that serve this config."""
     env = dict(os.environ, IDRES_DATABASE=config.database, IDRES_NODE_PREFIX=config.node_prefix,
-               IDRES_BASE_URL=config.base_url, IDRES_NODE_ROLE=config.node_role)
+               IDRES_BASE_URL=config.base_url, IDRES_NODE_ROLE=config.node_role,
+               IDRES_LEDGER_KEY_FILE=config.key_file)
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", bind,
             "--access-logfile", "-"]
     if _gunicorn_version() >= (25, 1):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 ROLES = ("top-level", "secondary", "enterprise")
@@ -19,6 +19,27 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     max_mint: int = 100_000
     pool_size: int = 4
+    ledger_key_file: str = ""   # default: beside the SQLite file, or ./idres-ledger.key
+    ledger_key: str = field(default="", repr=False)  # PRIVATE+KEY+... instead of a file; never logged
+    ledger_origin: str = ""     # default: <host of base_url>/<node prefix>
+    max_events: int = 10_000
+
+    @property
+    def key_file(self) -> str:
+        """Where the ledger's signing key lives."""
+        if self.ledger_key_file:
+            return self.ledger_key_file
+        if self.is_postgres:
+            return "./idres-ledger.key"
+        return self.database + ".ledger-key"
+
+    @property
+    def origin(self) -> str:
+        """The checkpoint origin line (and signing key name)."""
+        if self.ledger_origin:
+            return self.ledger_origin
+        host = self.base_url.split("://", 1)[1].split("/", 1)[0]
+        return f"{host}/{self.node_prefix}"
 
     @property
     def is_postgres(self) -> bool:
@@ -41,6 +62,9 @@ _ENV = {
     "node_prefix": "IDRES_NODE_PREFIX",
     "base_url": "IDRES_BASE_URL",
     "node_role": "IDRES_NODE_ROLE",
+    "ledger_key_file": "IDRES_LEDGER_KEY_FILE",
+    "ledger_key": "IDRES_LEDGER_KEY",
+    "ledger_origin": "IDRES_LEDGER_ORIGIN",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from idres.auth import OPERATOR, Identity
 from idres.config import Config
 from idres.handles import fold, prefix_record
+from idres.ledger_key import ensure_key_file, load_signer
 from idres.registrar import PutRequest, put_handle
 from idres.storage import Database, records
 from idres.storage.migrations import migrate
@@ -12,6 +13,8 @@ from idres.values import ALL_PERMISSIONS
 ADMIN_INDEX = 100
 SECKEY_INDEX = 300
 SITE_INDEX = 1
+LEDGER_KEY_INDEX = 400
+LEDGER_KEY_TYPE = "IDRES.LEDGER_KEY"
 
 
 def prefix_values(config: Config, prefix: str, secret: str) -> list[dict]:
@@ -39,19 +42,34 @@ def check_secret(secret: str) -> str:
 def init_node(db: Database, config: Config, admin_secret: str | None) -> bool:
     """Apply migrations; create ``0.NA/<node prefix>`` when a secret is given.
 
-    Returns True when the admin record was created now.
+    Also creates the ledger signing key (unless one is configured) and
+    publishes its verifier key in the node's prefix record.  Returns True
+    when the admin record was created now.
     """
     migrate(db)
-    if admin_secret is None:
-        return False
+    ensure_key_file(config)
+    created = False
+    if admin_secret is not None:
+        handle = prefix_record(config.node_prefix)
+        with db.read() as s:
+            if records.handle_exists(s, handle.key):
+                raise ValueError(f"{handle.text} already exists; the admin secret was not changed")
+        put_handle(db, config, OPERATOR, PutRequest(
+            handle.text, prefix_values(config, config.node_prefix, check_secret(admin_secret)),
+            overwrite=False))
+        created = True
+    publish_ledger_key(db, config)
+    return created
+
+
+def publish_ledger_key(db: Database, config: Config) -> None:
+    """Put the ledger's verifier key in ``0.NA/<node prefix>`` (a public value)."""
     handle = prefix_record(config.node_prefix)
     with db.read() as s:
-        if records.handle_exists(s, handle.key):
-            raise ValueError(f"{handle.text} already exists; the admin secret was not changed")
-    put_handle(db, config, OPERATOR, PutRequest(
-        handle.text, prefix_values(config, config.node_prefix, check_secret(admin_secret)),
-        overwrite=False))
-    return True
+        if not records.handle_exists(s, handle.key):
+            return
+    value = {"index": LEDGER_KEY_INDEX, "type": LEDGER_KEY_TYPE, "data": load_signer(config).verifier_key}
+    put_handle(db, config, OPERATOR, PutRequest(handle.text, [value], indexes=(LEDGER_KEY_INDEX,)))
 
 
 def create_prefix(db: Database, config: Config, prefix: str, secret: str,

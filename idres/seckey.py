@@ -5,6 +5,8 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
+from collections import OrderedDict
 
 SCHEME = "scrypt"
 # scrypt cost: about 20 ms and 16 MiB per check on one core.
@@ -33,11 +35,37 @@ def is_hashed(text: str) -> bool:
         return False
 
 
+# Clients send Basic credentials with every write; paying scrypt each time
+# would cap a node at ~50 writes/s per core.  Successful checks are remembered
+# in this process only, as an HMAC under a random per-process key (never the
+# secret).  Failures are not remembered, so guessing stays as slow as scrypt.
+_PROCESS_KEY = os.urandom(32)
+_VERIFIED: OrderedDict[bytes, None] = OrderedDict()
+_VERIFIED_MAX = 4096
+_lock = threading.Lock()
+
+
+def _tag(secret: str, stored: str) -> bytes:
+    return hmac.new(_PROCESS_KEY, stored.encode("utf-8") + b"\0" + secret.encode("utf-8"),
+                    hashlib.sha256).digest()
+
+
 def verify_secret(secret: str, stored: str) -> bool:
     """Check a presented secret against a stored hash in constant time."""
     if not is_hashed(stored):
         return False
+    tag = _tag(secret, stored)
+    with _lock:
+        if tag in _VERIFIED:
+            _VERIFIED.move_to_end(tag)
+            return True
     _, n, r, p, salt, digest = stored.split("$")
     candidate = hashlib.scrypt(secret.encode("utf-8"), salt=base64.b64decode(salt),
                                n=int(n), r=int(r), p=int(p), dklen=32)
-    return hmac.compare_digest(candidate, base64.b64decode(digest))
+    ok = hmac.compare_digest(candidate, base64.b64decode(digest))
+    if ok:
+        with _lock:
+            _VERIFIED[tag] = None
+            if len(_VERIFIED) > _VERIFIED_MAX:
+                _VERIFIED.popitem(last=False)
+    return ok

@@ -76,8 +76,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def config(database_url: str) -> Config:
-    return Config(database=database_url, node_prefix=NODE, base_url="http://node.test")
+def config(database_url: str, tmp_path: Path) -> Config:
+    return Config(database=database_url, node_prefix=NODE, base_url="http://node.test",
+                  ledger_key_file=str(tmp_path / "ledger.key"))
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from idres.storage import projections
 from idres.storage.engine import Database, Session
+from ledger import store as ledger_store
 
 MIGRATION_LOCK = 88118  # advisory lock key for PostgreSQL
 
@@ -44,6 +46,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             handle TEXT NOT NULL,
             detail TEXT NOT NULL)""",
     ]),
+    (2, "ledger: entries, tree nodes, checkpoints, anchors", ledger_store.SCHEMA),
+    (3, "ledger projections: part state, genealogy, carbon, handle index", projections.SCHEMA),
 ]
 
 

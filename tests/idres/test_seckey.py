@@ -17,3 +17,12 @@ def test_wrong_and_malformed() -> None:
     assert not verify_secret("right-secret", tampered)
     for junk in ("", "plain", "scrypt$1$1$1$x$y", "scrypt$a$b$c$d$e"):
         assert not is_hashed(junk) and not verify_secret("plain", junk)
+
+
+def test_remembered_success_does_not_leak_to_other_secrets_or_hashes() -> None:
+    stored = hash_secret("remembered-secret")
+    assert verify_secret("remembered-secret", stored)
+    assert verify_secret("remembered-secret", stored)  # from the in-process cache
+    assert not verify_secret("remembered-secreT", stored)
+    rotated = hash_secret("another-secret")
+    assert not verify_secret("remembered-secret", rotated)

@@ -1,0 +1,1 @@
+"""Lifecycle and carbon events: intake (validation, authorization), projections."""
