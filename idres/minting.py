@@ -38,6 +38,18 @@ def render(pattern: str, seq: int) -> str:
     return _SEQ.sub(fill, pattern, count=1)
 
 
+def sequence_key(pattern: str) -> str:
+    """The key of a pattern's sequence counter.
+
+    Patterns whose handles are the same after ASCII case folding
+    (``ENG-{seq}``, ``eng-{seq:1}``) share one counter; separate counters would
+    mint clashing suffixes and fail with rc 101 on every attempt.
+    """
+    def canonical(match: re.Match) -> str:
+        return "{seq:0%d}" % max(int(match.group(1) or 0), 1)
+    return fold(_SEQ.sub(canonical, pattern, count=1))
+
+
 def check_pattern(pattern: Any) -> str:
     """A pattern has exactly one ``{seq}`` placeholder and no other braces."""
     if not isinstance(pattern, str) or not pattern:
@@ -67,12 +79,13 @@ def mint(db: Database, config: Config, who: Identity, req: MintRequest,
         require(permissions_on(s, config, who, probe, None), {"ADD_HANDLE"}, who, probe.text)
         template = stamp([], default_admin(who, values), utc_timestamp())
         validate_record(config, probe, template)
-        first = records.next_mint_sequence(s, fold(req.prefix), pattern, count)
+        first = records.next_mint_sequence(s, fold(req.prefix), sequence_key(pattern), count)
         handles = [Handle(req.prefix, render(pattern, n)) for n in range(first, first + count)]
         clash = records.existing_keys(s, [h.key for h in handles])
         if clash:
-            raise HandleAlreadyExists(f"{clash[0]} already exists; nothing was minted",
-                                      handle=clash[0])
+            # Report the handle as it would have been minted, not its folded key.
+            taken = next(h.text for h in handles if h.key == clash[0])
+            raise HandleAlreadyExists(f"{taken} already exists; nothing was minted", handle=taken)
         for start in range(0, count, CHUNK):
             chunk = handles[start:start + CHUNK]
             records.insert_handles(s, [(h.key, h.text, h.prefix_key, template) for h in chunk])
