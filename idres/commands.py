@@ -132,3 +132,4 @@ def demo(ctx: Context, parts: int) -> None:
     """Load a small demo cluster: two enterprise prefixes and PARTS parts."""
     for line in demo_data.load(ctx.db, ctx.config, parts):
         click.echo(line)
+from idres import ledger_commands  # noqa: E402,F401  (registers `idres ledger`)

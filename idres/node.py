@@ -5,6 +5,7 @@ from idres.auth import OPERATOR, Identity
 from idres.config import Config
 from idres.handles import fold, prefix_record
 from idres.ledger_key import ensure_key_file, load_signer
+from ledger.log import Log
 from idres.registrar import PutRequest, put_handle
 from idres.storage import Database, records
 from idres.storage.migrations import migrate
@@ -48,6 +49,9 @@ def init_node(db: Database, config: Config, admin_secret: str | None) -> bool:
     """
     migrate(db)
     ensure_key_file(config)
+    signer = load_signer(config)
+    with db.write() as s:
+        Log(signer, signer.name).ensure_checkpoint(s)  # size 0: the log exists from here on
     created = False
     if admin_secret is not None:
         handle = prefix_record(config.node_prefix)
