@@ -26,9 +26,12 @@ def is_node_record(config: Config, handle: Handle) -> bool:
 
 
 def check_enterprise_prefix(config: Config, prefix: str) -> None:
-    """Enterprise prefixes are ``<node prefix>.<number>`` (REFERENCE section 1)."""
+    """Enterprise prefixes are ``<node prefix>.<number>`` (REFERENCE section 1).
+
+    No leading zeros: ``88.118.08`` would be a second record for enterprise 8.
+    """
     node = re.escape(fold(config.node_prefix))
-    if not re.fullmatch(node + r"\.[0-9]{1,9}", fold(prefix)):
+    if not re.fullmatch(node + r"\.(0|[1-9][0-9]{0,8})", fold(prefix)):
         raise InvalidHandle(f"Enterprise prefixes of this node are {config.node_prefix}.<number>, "
                             f"not {prefix}", field="handle")
 

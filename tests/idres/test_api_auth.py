@@ -181,6 +181,7 @@ def test_invalid_enterprise_prefixes(client, db):
     before = counts(db)
     for handle, status, rc in (("0.NA/88.118.abc", 400, 102), ("0.NA/88.118.8.1", 400, 102),
                                ("0.NA/88.118.1234567890", 400, 102), ("0.NA/88.119", 400, 301),
+                               ("0.NA/88.118.08", 400, 102), ("0.NA/88.118.00", 400, 102),
                                ("0.NA/88.118.a b", 400, 102)):
         r = put(client, handle, URL_VALUE, ADMIN_AUTH, "?overwrite=false")
         assert r.status_code == status and r.json["responseCode"] == rc, (handle, r.json)
