@@ -133,3 +133,4 @@ def demo(ctx: Context, parts: int) -> None:
     for line in demo_data.load(ctx.db, ctx.config, parts):
         click.echo(line)
 from idres import ledger_commands  # noqa: E402,F401  (registers `idres ledger`)
+from idres import anchor_commands  # noqa: E402,F401  (registers `idres ledger anchor`)

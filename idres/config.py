@@ -23,6 +23,8 @@ class Config:
     ledger_key: str = field(default="", repr=False)  # PRIVATE+KEY+... instead of a file; never logged
     ledger_origin: str = ""     # default: <host of base_url>/<node prefix>
     max_events: int = 10_000
+    anchor_rpc: str = ""        # JSON-RPC URL of an EVM chain; empty: in-process test chain
+    anchor_key: str = field(default="", repr=False)  # hex account key for anchoring; never logged
 
     @property
     def key_file(self) -> str:
@@ -65,6 +67,8 @@ _ENV = {
     "ledger_key_file": "IDRES_LEDGER_KEY_FILE",
     "ledger_key": "IDRES_LEDGER_KEY",
     "ledger_origin": "IDRES_LEDGER_ORIGIN",
+    "anchor_rpc": "IDRES_ANCHOR_RPC",
+    "anchor_key": "IDRES_ANCHOR_KEY",
 }
 
 
