@@ -78,7 +78,7 @@ def test_bad_credentials_are_401(client, db):
 def test_malformed_authorization_headers_are_401_never_500(client, db):
     before = counts(db)
     headers = [{"Authorization": v} for v in (
-        "Bearer abc", "Basic", "Basic ", "Basic !!!", "Basic YWJj=", "Digest username=x", "basic",
+        "Bearer abc", "Basic", "Basic ", "Basic !!!", "Basic YWJj=", "Digest username=x", "basic", "Basic \u00e9\u00e9\u00e9\u00e9",
         "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode())]
     headers += [raw_basic(t) for t in (
         "nocolon", "0.NA/88.118.8:" + ENT_SECRET, "abc:0.NA/88.118.8:" + ENT_SECRET,
