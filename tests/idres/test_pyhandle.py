@@ -68,8 +68,10 @@ def test_pyhandle_write_read_modify_delete(node: LiveNode) -> None:
     assert client.get_value_from_handle(handle, "URL") == "https://parts.example/1"
 
     # modify one value and add another (GET ?auth=true, then PUT ?index=..&overwrite=true)
-    client.modify_handle_value(handle, URL="https://parts.example/1-v2", PART_BATCH="LOT-11")
+    client.modify_handle_value(handle, ttl=3600, URL="https://parts.example/1-v2", PART_BATCH="LOT-11")
     after = client.retrieve_handle_record(handle)
+    ttls = {v["type"]: v["ttl"] for v in client.retrieve_handle_record_json(handle)["values"]}
+    assert ttls["PART_BATCH"] == 3600 and ttls["URL"] == 86400  # pyhandle sets ttl on new values only
     assert after["URL"] == "https://parts.example/1-v2"
     assert after["PART_BATCH"] == "LOT-11"
     assert after["CHECKSUM"] == "md5:abc" and after["PART_TYPE"] == "ENGINE-1.5T"
