@@ -3,8 +3,9 @@
 ``python -m ledger.verify EXPORT --key VERIFIER_KEY`` checks an export made by
 ``idres ledger export`` with nothing but this package: every leaf, chain
 link and checkpoint root is recomputed and every checkpoint signature is
-checked against the given key.  The first inconsistency is reported with its
-entry number and the process exits non-zero.
+checked against the given key; entries after the last signed checkpoint are
+rejected, since anyone can recompute their hashes.  The first inconsistency
+is reported with its entry number and the process exits non-zero.
 """
 from __future__ import annotations
 
@@ -46,14 +47,22 @@ def check_entry(builder: TreeBuilder, seq: int, text: str, leaf_hex: str | None,
 
 
 def check_checkpoint(builder: TreeBuilder, note: str, size: int,
-                     verifiers: list[Verifier], origin: str | None) -> None:
-    """A checkpoint at ``size`` must be validly signed and match the recomputed root."""
+                     verifiers: list[Verifier], origin: str | None,
+                     stored_root: str | None = None) -> None:
+    """A checkpoint at ``size`` must be validly signed and match the recomputed root.
+
+    ``stored_root`` is the database's copy of the root (hex), which appends
+    trust for their consistency check, so it must equal the signed one.
+    """
     try:
         cp = open_checkpoint(note, verifiers, origin)
     except (NoteError, ValueError) as err:
         raise LedgerVerificationError(None, f"checkpoint at size {size}: {err}") from None
     if cp.size != size:
         raise LedgerVerificationError(None, f"checkpoint stored as size {size} says {cp.size}")
+    if stored_root is not None and stored_root != cp.root.hex():
+        raise LedgerVerificationError(None, f"checkpoint at size {size}: stored root differs "
+                                            "from the signed one")
     if cp.root != builder.root():
         raise LedgerVerificationError(size - 1 if size else None,
                                       f"root of the first {size} entries differs from checkpoint")
@@ -74,12 +83,18 @@ def _stored_nodes(s: Session, start: int, end: int) -> dict[tuple[int, int], str
 
 def verify_database(s: Session, verifiers: list[Verifier], origin: str | None = None,
                     progress: Progress | None = None) -> int:
-    """Verify every entry, chain link, stored node and checkpoint; returns the size."""
+    """Verify every entry, chain link, stored node and checkpoint; returns the size.
+
+    Verifies the log up to the head read first.  Under PostgreSQL's READ
+    COMMITTED each statement sees newer commits, so rows that appends commit
+    meanwhile (at or beyond that size, within the head read last) are not
+    taken for tampering; in a snapshot (SQLite, REPEATABLE READ) nothing is.
+    """
     size, head_chain = store.head(s)
-    marks = {int(r["size"]): r["note"] for r in store.checkpoints(s)}
+    marks = {int(r["size"]): (r["note"], r["root"]) for r in store.checkpoints(s)}
     builder = TreeBuilder()
     if 0 in marks:
-        check_checkpoint(builder, marks[0], 0, verifiers, origin)
+        check_checkpoint(builder, marks[0][0], 0, verifiers, origin, marks[0][1])
     for start in range(0, size, CHUNK):
         rows = store.entries(s, start, min(size, start + CHUNK))
         nodes = _stored_nodes(s, start, start + len(rows))
@@ -89,33 +104,51 @@ def verify_database(s: Session, verifiers: list[Verifier], origin: str | None = 
                 if nodes.get((level, idx)) != h.hex():
                     raise LedgerVerificationError(seq, f"stored tree node ({level}, {idx}) is wrong or missing")
             if builder.size in marks:
-                check_checkpoint(builder, marks[builder.size], builder.size, verifiers, origin)
+                note, root = marks[builder.size]
+                check_checkpoint(builder, note, builder.size, verifiers, origin, root)
         if progress:
             progress(builder.size, size)
     _check_tail(s, builder, size, head_chain, marks)
     return size
 
 
-def _check_tail(s: Session, builder: TreeBuilder, size: int, head_chain: str, marks: dict) -> None:
+def _check_tail(s: Session, builder: TreeBuilder, size: int, head_chain: str,
+                marks: dict[int, tuple[str, str]]) -> None:
     if builder.size != size:
         raise LedgerVerificationError(builder.size, f"missing (the head says {size} entries)")
-    extra = s.one("SELECT COUNT(*) AS n FROM ledger_entries WHERE seq >= ? OR seq < 0", (size,))
-    if int(extra["n"]):
-        raise LedgerVerificationError(size, f"{extra['n']} entries beyond the head's size {size}")
+    extra = int(s.one("SELECT COUNT(*) AS n FROM ledger_entries WHERE seq >= ? OR seq < 0", (size,))["n"])
+    now, _ = store.head(s)  # read after the count: it covers every append the count saw
+    if extra > now - size:
+        raise LedgerVerificationError(size, f"{extra - (now - size)} entries beyond the head's size {now}")
     if builder.chain != head_chain:
         raise LedgerVerificationError(size - 1, "head chain hash differs from the last entry's")
-    beyond = [m for m in marks if m > size]
+    beyond = [m for m in marks if m > now]
     if beyond:
-        raise LedgerVerificationError(None, f"checkpoint at size {beyond[0]} beyond the log's {size}")
+        raise LedgerVerificationError(None, f"checkpoint at size {beyond[0]} beyond the log's {now}")
+    _check_covered(max((m for m in marks if m <= size), default=0), size)
+
+
+def _check_covered(signed: int, size: int) -> None:
+    """Entries after the last signed checkpoint are authenticated by nothing.
+
+    Their hashes can be recomputed by anyone, so they must not verify (every
+    append signs a checkpoint for its new size in the same transaction).
+    """
+    if signed < size:
+        raise LedgerVerificationError(signed, f"entries {signed}..{size - 1} are not covered "
+                                              "by a signed checkpoint")
 
 
 def read_export(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
     for number, line in enumerate(lines, start=1):
         if line.strip():
             try:
-                yield json.loads(line)
+                record = json.loads(line)
             except ValueError:
                 raise LedgerVerificationError(None, f"export line {number} is not JSON") from None
+            if not isinstance(record, dict) or not isinstance(record.get("entry", ""), str):
+                raise LedgerVerificationError(None, f"export line {number} is not a record")
+            yield record
 
 
 def verify_export(lines: Iterable[str], verifier: Verifier, progress: Progress | None = None) -> tuple[int, int]:
@@ -125,6 +158,7 @@ def verify_export(lines: Iterable[str], verifier: Verifier, progress: Progress |
     if not header or header.get("format") != EXPORT_FORMAT:
         raise LedgerVerificationError(None, f"not an {EXPORT_FORMAT} file")
     origin, total, builder, checked = header.get("origin"), int(header.get("size", 0)), TreeBuilder(), 0
+    last = 0
     for record in records:
         if record.get("type") == "entry":
             check_entry(builder, int(record["seq"]), record["entry"], None, record.get("chain_hash"))
@@ -136,11 +170,12 @@ def verify_export(lines: Iterable[str], verifier: Verifier, progress: Progress |
                 raise LedgerVerificationError(None, f"checkpoint at size {size} out of place "
                                                     f"(after {builder.size} entries)")
             check_checkpoint(builder, record["note"], size, [verifier], origin)
-            checked += 1
+            checked, last = checked + 1, size
     if builder.size != total:
         raise LedgerVerificationError(builder.size, f"missing (the header says {total} entries)")
     if not checked:
         raise LedgerVerificationError(None, "the export contains no checkpoint to verify against")
+    _check_covered(last, builder.size)
     return builder.size, checked
 
 
@@ -161,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         stream = sys.stdin if args.export == "-" else open(args.export, encoding="utf-8")
         with stream:
             size, checked = verify_export(stream, verifier, report)
-    except (merkle.VerificationError, NoteError, ValueError, OSError, KeyError) as err:
+    except (merkle.VerificationError, NoteError, ValueError, OSError, KeyError, TypeError) as err:
         print(f"FAILED: {err}", file=sys.stderr)
         return 1
     print(f"OK: {size} entries, {checked} checkpoints verified")
