@@ -52,7 +52,12 @@ class AppendResult:
 
 
 def canonical(entry: Mapping[str, Any]) -> bytes:
-    """RFC 8785 bytes of an entry (rejects floats that would not round-trip)."""
+    """RFC 8785 bytes of an entry.
+
+    Rejects NaN, infinities and integers beyond 2^53-1; finite floats are
+    accepted and rendered the ECMAScript way (2.0 -> 2, 1e21 -> 1e+21), so
+    callers keep binary floats out of entries themselves.
+    """
     return rfc8785.dumps(entry)
 
 
