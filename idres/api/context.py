@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,11 +74,34 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (strings skipped)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return 0  # cannot be deeper than that: skip the scan
+    depth = peak = 0
+    for c in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        depth += 1 if c in b"[{" else -1
+        peak = max(peak, depth)
+    return peak
+
+
 def json_body() -> Any:
-    """The request's JSON body; wrong Content-Type or bad JSON is rc 4."""
+    """The request's JSON body; wrong Content-Type or bad JSON is rc 4.
+
+    Nesting is bounded before parsing: the C parser recurses once per level
+    and, when a library has raised the recursion limit, a deep body would
+    overflow the C stack instead of raising RecursionError.
+    """
     if request.mimetype != "application/json":
         raise BadRequest("Content-Type must be application/json", field="Content-Type")
     raw = request.get_data(cache=False)
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise BadRequest(f"Body nests deeper than {MAX_JSON_DEPTH} levels", field="body")
     try:
         return json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as err:

@@ -222,6 +222,20 @@ def test_wrong_content_type_invalid_json_and_wrong_json_type(client, db):
         rejected(db, before, r, 400, 4)
 
 
+def test_nesting_is_bounded_before_parsing(client, db):
+    before = counts(db)
+
+    def nested(levels: int) -> str:  # 3 levels of array, value and data around the site value
+        inner = "[" * (levels - 3) + "]" * (levels - 3)
+        return '[{"index": 1, "type": "T", "data": {"format": "site", "value": %s}}]' % inner
+    r = client.put(url(H), data=nested(65), content_type="application/json", headers=ENT_AUTH)
+    rejected(db, before, r, 400, 4, "body")
+    r = client.put(url(H), data=nested(64), content_type="application/json", headers=ENT_AUTH)
+    rejected(db, before, r, 400, 202, "values[0].data.value")  # parsed: a site value must be an object
+    site = {"servers": [{"interfaces": [{"url": "[[[[[[[[" * 20}]}]}
+    assert put(client, H, [{"index": 1, "type": "HS_SITE", "data": {"format": "site", "value": site}}]).status_code == 201
+
+
 def test_bad_indexes_are_rc_202(client, db):
     before = counts(db)
     dup = [{"index": 1, "type": "URL", "data": "a"}, {"index": 1, "type": "EMAIL", "data": "b"}]
