@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import ENT_AUTH, OTHER_AUTH, basic
+from tests.conftest import ENT_AUTH, OTHER_AUTH, basic, row_count
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 PART = [
@@ -183,8 +183,11 @@ def test_ascii_case_is_folded_and_the_request_spelling_echoed(client):
 
 def test_case_variants_cannot_both_be_created(client, db):
     create(client, "88.118.8/ENG-1", PART)
+    before = [row_count(db, t) for t in ("handles", "handle_values", "audit_log")]
     r = client.put(url("88.118.8/eng-1") + "?overwrite=false", json=PART, headers=ENT_AUTH)
     assert r.status_code == 409 and r.json["responseCode"] == 101
+    assert r.json["handle"] == "88.118.8/eng-1"
+    assert [row_count(db, t) for t in ("handles", "handle_values", "audit_log")] == before
     with db.read() as s:
         rows = s.all("SELECT handle FROM handles WHERE handle_key = ?", ("88.118.8/eng-1",))
     assert [row["handle"] for row in rows] == ["88.118.8/ENG-1"]
