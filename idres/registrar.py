@@ -108,6 +108,20 @@ def _target(req: PutRequest) -> Handle:
     return parse_handle(text + str(uuid.uuid4()))
 
 
+def _put_once(db: Database, config: Config, who: Identity, handle: Handle,
+              values: list[HandleValue], req: PutRequest) -> tuple[int, str]:
+    with db.write() as s:
+        check_responsible(s, config, handle)
+        existing = records.load_record(s, handle.key)
+        if req.indexes is None and not req.various:
+            status, action = _put_whole(s, config, who, handle, existing, values, req.overwrite)
+        else:
+            status, action = _put_some(s, config, who, handle, existing, values, req.overwrite)
+        records.record_audit(s, who.name, action, handle.text,
+                             {"indexes": sorted(v.index for v in values)})
+    return status, action
+
+
 def put_handle(db: Database, config: Config, who: Identity, req: PutRequest) -> tuple[int, dict]:
     """Create, replace or partially update a record; returns ``(http status, body)``."""
     handle = _target(req)
@@ -115,19 +129,17 @@ def put_handle(db: Database, config: Config, who: Identity, req: PutRequest) -> 
     if req.indexes is not None and not req.various and {v.index for v in values} != set(req.indexes):
         raise BadRequest("The body's value indexes must be exactly the index= parameters",
                          field="index", handle=req.handle)
-    try:
-        with db.write() as s:
-            check_responsible(s, config, handle)
-            existing = records.load_record(s, handle.key)
-            if req.indexes is None and not req.various:
-                status, action = _put_whole(s, config, who, handle, existing, values, req.overwrite)
-            else:
-                status, action = _put_some(s, config, who, handle, existing, values, req.overwrite)
-            records.record_audit(s, who.name, action, handle.text,
-                                 {"indexes": sorted(v.index for v in values)})
-    except INTEGRITY_ERRORS:
-        # A concurrent writer created the same handle between our read and insert.
-        raise HandleAlreadyExists(handle=handle.text) from None
+    # A concurrent writer may create the same handle between our read and our
+    # insert (PostgreSQL; SQLite serializes writers).  With overwrite=true the
+    # client asked for "create or replace", so run once more and replace.
+    attempts = 2 if req.overwrite and req.indexes is None and not req.various else 1
+    for attempt in range(attempts):
+        try:
+            status, action = _put_once(db, config, who, handle, values, req)
+            break
+        except INTEGRITY_ERRORS:
+            if attempt + 1 == attempts:
+                raise HandleAlreadyExists(handle=handle.text) from None
     return status, {"responseCode": 1, "handle": handle.text if req.mint_suffix else req.handle}
 
 

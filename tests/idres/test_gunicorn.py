@@ -143,9 +143,6 @@ def check_concurrent_writes_and_mint(node: LiveNode) -> None:
     assert ENT_SECRET not in node.log_text()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "registrar.put_handle maps the unique violation of a concurrent create to rc 101 "
-    "even with overwrite=true; it should retry and replace the record (200, rc 1)"))
 def test_put_losing_a_create_race_replaces(database_url: str, request: pytest.FixtureRequest) -> None:
     """PUT (overwrite=true) while another writer creates the same handle.
 
