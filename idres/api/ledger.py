@@ -73,7 +73,9 @@ def checkpoint() -> Any:
 @bp.get("/api/ledger/entries/<int:seq>")
 def entry(seq: int) -> Any:
     with node().db.read() as s:
-        row = ledger_store.entry(s, seq)
+        size, _ = ledger_store.head(s)
+        # beyond the head there is nothing to find (and no number too large for SQL)
+        row = ledger_store.entry(s, seq) if seq < size else None
     if row is None:
         raise BadRequest(f"No entry {seq}", field="seq", status=404)
     return respond({"seq": seq, "entry": row["entry"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import ValidationError
+from marshmallow.exceptions import SCHEMA
 
 from idres.auth import Identity
 from idres.config import Config
@@ -21,18 +22,25 @@ class EventConflict(HandleError):
 
 
 def _first_error(err: ValidationError, where: str) -> BadRequest:
-    messages = err.messages if isinstance(err.messages, dict) else {"event": err.messages}
+    messages = err.normalized_messages()
     name, detail = sorted(messages.items(), key=lambda kv: str(kv[0]))[0]
     while isinstance(detail, dict):  # nested: inputs -> 0 -> consumed_mass_g
         key, detail = sorted(detail.items(), key=lambda kv: str(kv[0]))[0]
         name = f"{name}[{key}]" if isinstance(key, int) else f"{name}.{key}"
     text = detail[0] if isinstance(detail, list) else str(detail)
+    if name == SCHEMA:  # about the event as a whole
+        return BadRequest(text, field=where)
     return BadRequest(f"{name}: {text}", field=f"{where}.{name}")
+
+
+def body_base(body: Any) -> str:
+    """How the body's events are named in errors: ``events[i]`` in a batch, else ``event``."""
+    return "events" if isinstance(body, dict) and set(body) == {"events"} else "event"
 
 
 def parse_events(body: Any, limit: int) -> list[dict[str, Any]]:
     """One event or ``{"events": [...]}`` (at most ``limit``), each validated strictly."""
-    if isinstance(body, dict) and set(body) == {"events"}:
+    if body_base(body) == "events":
         items, base = body["events"], "events"
         if not isinstance(items, list) or not items:
             raise BadRequest("events must be a non-empty array", field="events")
@@ -46,10 +54,26 @@ def parse_events(body: Any, limit: int) -> list[dict[str, Any]]:
     for i, item in enumerate(items):
         where = f"{base}[{i}]" if base == "events" else base
         try:
-            out.append(load_event(item))
+            loaded = load_event(item)
         except ValidationError as err:
             raise _first_error(err, where) from None
+        _no_repeats(loaded, where)
+        out.append(loaded)
     return out
+
+
+def _no_repeats(event: dict[str, Any], where: str) -> None:
+    """A handle (or batch) listed twice in one event is ambiguous: which edge, which mass?"""
+    for name in ("children", "outputs", "handles", "inputs"):
+        seen: set[str] = set()
+        for j, item in enumerate(event.get(name, ())):
+            if isinstance(item, dict):
+                key = fold(item["handle"]) if "handle" in item else "batch:" + fold(item["batch"])
+            else:
+                key = fold(item)
+            if key in seen:
+                raise BadRequest(f"{name}[{j}] repeats an earlier item", field=f"{where}.{name}[{j}]")
+            seen.add(key)
 
 
 def _handles(event: dict, names: tuple[str, ...], where: str) -> list[tuple[Handle, str]]:
@@ -62,6 +86,8 @@ def _handles(event: dict, names: tuple[str, ...], where: str) -> list[tuple[Hand
             if text is None:
                 continue  # an input given as a batch
             field = f"{where}.{name}" + (f"[{j}]" if isinstance(value, list) else "")
+            if isinstance(item, dict):
+                field += ".handle"  # inputs[j].handle
             try:
                 found.append((parse_handle(text, field=field), field))
             except HandleError as err:

@@ -2,8 +2,10 @@
 
 The same code runs when an event is appended and when ``idres ledger
 replay`` rebuilds the tables, so a replay reproduces them exactly.  State
-rules (a part sits in one assembly at a time, only an existing link can be
-disassembled) raise :class:`ProjectionConflict`, which aborts the append.
+rules (a part sits in one assembly at a time and never inside itself, only
+an existing link can be disassembled, and a link's valid-from/valid-to
+periods never run backwards or overlap) raise :class:`ProjectionConflict`,
+which aborts the append.
 """
 from __future__ import annotations
 
@@ -34,32 +36,83 @@ def batch_key(actor: str, batch: str) -> str:
     return f"batch:{actor}/{batch}"
 
 
-def _touch(s: Session, seq: int, event: dict, handle: str, **changes: Any) -> None:
+class _Batch:
+    """A session that keeps the part states of one batch of events in memory.
+
+    States are read once for every handle the batch mentions and written
+    back once at the end, instead of a read and a write per event; every
+    other query goes straight to the session.
+    """
+
+    def __init__(self, s: Session, keys: set[str]) -> None:
+        self.session = s
+        self.states: dict[str, dict[str, Any]] = proj.states(s, sorted(keys))
+        self.loaded, self.dirty = set(keys), set()
+
+    def state(self, key: str) -> dict[str, Any] | None:
+        if key not in self.loaded:  # a handle the batch did not announce
+            self.states.update(proj.states(self.session, [key]))
+            self.loaded.add(key)
+        return self.states.get(key)
+
+    def one(self, sql: str, params: Any = ()) -> Any:
+        return self.session.one(sql, params)
+
+    def all(self, sql: str, params: Any = ()) -> list[Any]:
+        return self.session.all(sql, params)
+
+    def run(self, sql: str, params: Any = ()) -> int:
+        return self.session.run(sql, params)
+
+    def many(self, sql: str, rows: Any) -> None:
+        self.session.many(sql, rows)
+
+    def flush(self) -> None:
+        proj.upsert_states(self.session, [self.states[k] for k in sorted(self.dirty)])
+        self.dirty.clear()
+
+
+def _touch(s: _Batch, seq: int, event: dict, handle: str, **changes: Any) -> None:
     """Update a part's state row with the event's bookkeeping and ``changes``."""
     key = fold(handle)
-    current = proj.state(s, key)
-    row = dict(current) if current is not None else {
+    row = s.state(key) or {
         "handle_key": key, "handle": handle, "status": "known", "holder": None, "part_type": None,
         "batch": None, "net_mass_g": None, "inspection": None, "recall_campaign": None}
     row.update(changes, last_seq=seq, last_event_type=event["event_type"],
                last_event_time=utc_text(event["event_time"]))
-    proj.upsert_state(s, row)
+    s.states[key] = row
+    s.dirty.add(key)
 
 
-def _commissioned(s: Session, seq: int, e: dict) -> None:
+def _commissioned(s: _Batch, seq: int, e: dict) -> None:
     _touch(s, seq, e, e["handle"], status="active", holder=e["actor"], part_type=e["part_type"],
            batch=e.get("batch"), net_mass_g=e["net_mass_g"])
 
 
-def _assembled(s: Session, seq: int, e: dict) -> None:
+def _ancestors(s: Session, key: str) -> set[str]:
+    """The assemblies ``key`` currently sits in, directly or further up."""
+    found: set[str] = set()
+    row = proj.open_parent(s, key)
+    while row is not None and row["parent_key"] not in found:
+        found.add(row["parent_key"])
+        row = proj.open_parent(s, row["parent_key"])
+    return found
+
+
+def _assembled(s: _Batch, seq: int, e: dict) -> None:
     when, parent = utc_text(e["event_time"]), e["parent"]
+    above = _ancestors(s, fold(parent)) | {fold(parent)}
     for i, child in enumerate(e["children"]):
-        if fold(child) == fold(parent):
-            raise ProjectionConflict("a part cannot contain itself", f"children[{i}]")
-        current = proj.open_parent(s, fold(child))
-        if current is not None:
-            raise ProjectionConflict(f"{child} is already assembled into {current['parent']}",
+        if fold(child) in above:
+            raise ProjectionConflict(f"{child} contains {parent}; a part cannot contain itself",
                                      f"children[{i}]")
+        last = proj.last_assembly(s, fold(child))
+        if last is not None and last["valid_to"] is None:
+            raise ProjectionConflict(f"{child} is already assembled into {last['parent']}",
+                                     f"children[{i}]")
+        if last is not None and last["valid_to"] > when:
+            raise ProjectionConflict(f"{child} was in {last['parent']} until {last['valid_to']}, "
+                                     f"after this event's time", f"children[{i}]")
     proj.insert_edges(s, [(seq, fold(parent), parent, fold(c), c, "assembly", None, when)
                           for c in e["children"]])
     _touch(s, seq, e, parent)
@@ -67,17 +120,26 @@ def _assembled(s: Session, seq: int, e: dict) -> None:
         _touch(s, seq, e, child)
 
 
-def _disassembled(s: Session, seq: int, e: dict) -> None:
+def _disassembled(s: _Batch, seq: int, e: dict) -> None:
     when, parent = utc_text(e["event_time"]), e["parent"]
     for i, child in enumerate(e["children"]):
-        if not proj.close_edge(s, fold(parent), fold(child), when, seq):
+        edge = proj.open_parent(s, fold(child))
+        if edge is None or edge["parent_key"] != fold(parent):
             raise ProjectionConflict(f"{child} is not assembled into {parent}", f"children[{i}]")
+        if edge["valid_from"] > when:
+            raise ProjectionConflict(f"{child} was assembled into {parent} only at {edge['valid_from']}, "
+                                     f"after this event's time", f"children[{i}]")
+        proj.close_edge(s, fold(parent), fold(child), when, seq)
         _touch(s, seq, e, child)
     _touch(s, seq, e, parent)
 
 
-def _transformed(s: Session, seq: int, e: dict) -> None:
+def _transformed(s: _Batch, seq: int, e: dict) -> None:
     when, rows = utc_text(e["event_time"]), []
+    sources = {fold(i["handle"]) for i in e["inputs"] if "handle" in i}
+    for j, output in enumerate(e["outputs"]):
+        if fold(output) in sources:
+            raise ProjectionConflict(f"{output} cannot be made from itself", f"outputs[{j}]")
     for output in e["outputs"]:
         for source in e["inputs"]:
             child = source.get("handle") or batch_key(e["actor"], source["batch"])
@@ -90,36 +152,36 @@ def _transformed(s: Session, seq: int, e: dict) -> None:
             _touch(s, seq, e, source["handle"], status="transformed")
 
 
-def _moved(status: str) -> Callable[[Session, int, dict], None]:
-    def apply(s: Session, seq: int, e: dict) -> None:
+def _moved(status: str) -> Callable[[_Batch, int, dict], None]:
+    def apply(s: _Batch, seq: int, e: dict) -> None:
         for handle in e["handles"]:
             _touch(s, seq, e, handle, status=status, holder=e["to_party"])
     return apply
 
 
-def _inspected(s: Session, seq: int, e: dict) -> None:
+def _inspected(s: _Batch, seq: int, e: dict) -> None:
     for handle in e["handles"]:
         _touch(s, seq, e, handle, inspection=e["result"])
 
 
-def _recalled(s: Session, seq: int, e: dict) -> None:
+def _recalled(s: _Batch, seq: int, e: dict) -> None:
     for handle in e["handles"]:
         _touch(s, seq, e, handle, status="recalled", recall_campaign=e["campaign_id"])
 
 
-def _scrapped(s: Session, seq: int, e: dict) -> None:
+def _scrapped(s: _Batch, seq: int, e: dict) -> None:
     for handle in e["handles"]:
         _touch(s, seq, e, handle, status="scrapped")
 
 
-def _carbon(s: Session, seq: int, e: dict) -> None:
+def _carbon(s: _Batch, seq: int, e: dict) -> None:
     subject, kind = (e["handle"], "handle") if "handle" in e else (batch_key(e["actor"], e["batch"]), "batch")
     proj.insert_carbon(s, (seq, fold(subject), subject, kind, e["installation_id"], e["period"],
                            e["direct_g"], e["indirect_g"], e["activity_level_g"], e["method"],
                            e["evidence_sha256"], utc_text(e["event_time"])))
 
 
-APPLY: dict[str, Callable[[Session, int, dict], None]] = {
+APPLY: dict[str, Callable[[_Batch, int, dict], None]] = {
     "commissioned": _commissioned, "assembled": _assembled, "disassembled": _disassembled,
     "transformed": _transformed, "shipped": _moved("in_transit"), "received": _moved("received"),
     "inspected": _inspected, "recalled": _recalled, "scrapped": _scrapped, "carbon.recorded": _carbon,
@@ -140,5 +202,23 @@ def mentioned(event: dict) -> list[tuple[str, str]]:
 
 def apply_event(s: Session, seq: int, event: dict) -> None:
     """Project one appended event."""
-    APPLY[event["event_type"]](s, seq, event)
-    proj.link_events(s, sorted({(fold(h), seq, role) for h, role in mentioned(event)}))
+    apply_events(s, [(seq, event)])
+
+
+def apply_events(s: Session, items: list[tuple[int, dict]],
+                 on_conflict: Callable[[int, ProjectionConflict], Exception] | None = None) -> None:
+    """Project appended events in log order, indexing the handles they mention in one go.
+
+    ``on_conflict(position, err)`` may turn a state conflict into the caller's error.
+    """
+    links = {(fold(h), seq, role) for seq, event in items for h, role in mentioned(event)}
+    batch = _Batch(s, {key for key, _, _ in links})
+    for position, (seq, event) in enumerate(items):
+        try:
+            APPLY[event["event_type"]](batch, seq, event)
+        except ProjectionConflict as err:
+            if on_conflict is None:
+                raise
+            raise on_conflict(position, err) from None
+    batch.flush()
+    proj.link_events(s, sorted(links))

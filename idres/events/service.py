@@ -8,8 +8,8 @@ from typing import Any, Callable
 from idres.auth import Identity
 from idres.config import Config
 from idres.errors import HandleNotFound
-from idres.events.intake import EventConflict, authorize, parse_events, require_existing
-from idres.events.projector import ProjectionConflict, apply_event
+from idres.events.intake import EventConflict, authorize, body_base, parse_events, require_existing
+from idres.events.projector import ProjectionConflict, apply_events
 from idres.handles import parse_handle
 from idres.storage import Database, projections, records
 from ledger import store as ledger_store
@@ -26,7 +26,7 @@ def checkpoint_json(cp: SignedCheckpoint) -> dict[str, Any]:
 
 def record_events(db: Database, config: Config, log: Log, who: Identity, body: Any) -> dict[str, Any]:
     """Append one event or a batch atomically; duplicates (same event_id and content) are idempotent."""
-    base = "events" if isinstance(body, dict) and "events" in body else "event"
+    base = body_base(body)
     events = parse_events(body, config.max_events)
     subjects, references = authorize(config, who, events, base)
     try:
@@ -38,25 +38,42 @@ def record_events(db: Database, config: Config, log: Log, who: Identity, body: A
             records.record_audit(s, who.name, "events", base,
                                  {"count": len(events), "size": checkpoint.size})
     except LedgerConflict as err:
-        raise EventConflict(str(err), field="event_id") from None
-    return {"responseCode": 1,
-            "entries": [{"event_id": r.entry_id, "seq": r.seq, "duplicate": r.duplicate}
-                        for r in result.receipts],
+        raise EventConflict(str(err), field=_conflict_field(events, base, err.entry_id)) from None
+    return {"responseCode": 1, "entries": _entries(events, result.receipts),
             "checkpoint": checkpoint_json(checkpoint)}
+
+
+def _entries(events: list[dict], receipts: list) -> list[dict[str, Any]]:
+    """One entry per posted event, in order; an event_id repeated in the batch is a duplicate."""
+    by_id = {r.entry_id: r for r in receipts}
+    seen: set[str] = set()
+    out = []
+    for e in events:
+        r = by_id[e["event_id"]]
+        out.append({"event_id": r.entry_id, "seq": r.seq, "duplicate": r.duplicate or r.entry_id in seen})
+        seen.add(r.entry_id)
+    return out
+
+
+def _where(base: str, i: int) -> str:
+    return f"{base}[{i}]" if base == "events" else base
+
+
+def _conflict_field(events: list[dict], base: str, entry_id: str) -> str:
+    """The event_id field at fault: the repeat within the batch, else the one already logged."""
+    positions = [i for i, e in enumerate(events) if e["event_id"] == entry_id] or [0]
+    return f"{_where(base, positions[1] if len(positions) > 1 else positions[0])}.event_id"
 
 
 def _project(s: Any, receipts: list, events: list[dict], base: str) -> None:
     """Apply the newly appended events; a state conflict names the event's field."""
     position = {e["event_id"]: i for i, e in enumerate(events)}
-    for receipt in receipts:
-        if receipt.duplicate:
-            continue
-        i = position[receipt.entry_id]
-        try:
-            apply_event(s, receipt.seq, events[i])
-        except ProjectionConflict as err:
-            where = f"{base}[{i}]" if base == "events" else base
-            raise EventConflict(str(err), field=f"{where}.{err.field}") from None
+    fresh = [(r.seq, position[r.entry_id]) for r in receipts if not r.duplicate]
+
+    def conflict(k: int, err: ProjectionConflict) -> Exception:
+        return EventConflict(str(err), field=f"{_where(base, fresh[k][1])}.{err.field}")
+
+    apply_events(s, [(seq, events[i]) for seq, i in fresh], conflict)
 
 
 def replay(db: Database, progress: Callable[[int], None] | None = None) -> int:
@@ -66,8 +83,7 @@ def replay(db: Database, progress: Callable[[int], None] | None = None) -> int:
         size, _ = ledger_store.head(s)
         for start in range(0, size, 5000):
             rows = ledger_store.entries(s, start, min(size, start + 5000))
-            for row in rows:
-                apply_event(s, int(row["seq"]), json.loads(row["entry"]))
+            apply_events(s, [(int(row["seq"]), json.loads(row["entry"])) for row in rows])
             if progress:
                 progress(len(rows))
     return size

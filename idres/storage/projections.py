@@ -66,6 +66,30 @@ def state(s: Session, handle_key: str) -> Any:
     return s.one("SELECT * FROM part_state WHERE handle_key = ?", (handle_key,))
 
 
+STATE_COLUMNS = ("handle_key", "handle", "status", "holder", "part_type", "batch", "net_mass_g",
+                 "inspection", "recall_campaign", "last_seq", "last_event_type", "last_event_time")
+
+
+def states(s: Session, handle_keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The state rows of several parts (those that have one), by handle key."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(handle_keys), 500):
+        chunk = handle_keys[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for row in s.all(f"SELECT * FROM part_state WHERE handle_key IN ({marks})", chunk):
+            found[row["handle_key"]] = {c: row[c] for c in STATE_COLUMNS}
+    return found
+
+
+def upsert_states(s: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert or replace many parts' state rows (all columns of :data:`STATE_COLUMNS`)."""
+    marks = ", ".join("?" * len(STATE_COLUMNS))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS if c != "handle_key")
+    s.many(f"INSERT INTO part_state ({', '.join(STATE_COLUMNS)}) VALUES ({marks}) "
+           f"ON CONFLICT (handle_key) DO UPDATE SET {updates}",
+           [tuple(row[c] for c in STATE_COLUMNS) for row in rows])
+
+
 def upsert_state(s: Session, row: dict[str, Any]) -> None:
     """Insert or replace one part's state row."""
     columns = ", ".join(row)
@@ -77,8 +101,16 @@ def upsert_state(s: Session, row: dict[str, Any]) -> None:
 
 def open_parent(s: Session, child_key: str) -> Any:
     """The assembly a part is currently in, if any."""
-    return s.one("SELECT parent, parent_key, created_seq FROM genealogy_edges "
+    return s.one("SELECT parent, parent_key, created_seq, valid_from FROM genealogy_edges "
                  "WHERE child_key = ? AND kind = 'assembly' AND valid_to IS NULL", (child_key,))
+
+
+def last_assembly(s: Session, child_key: str) -> Any:
+    """The part's most recent assembly edge, open or closed (a part has one open edge at most,
+    and it is always the newest)."""
+    return s.one("SELECT parent, parent_key, valid_from, valid_to FROM genealogy_edges "
+                 "WHERE child_key = ? AND kind = 'assembly' ORDER BY created_seq DESC LIMIT 1",
+                 (child_key,))
 
 
 def insert_edges(s: Session, rows: list[tuple]) -> None:
