@@ -38,7 +38,7 @@ def _matches(value: HandleValue, types: tuple[str, ...], indexes: tuple[int, ...
 def resolve(db: Database, config: Config, viewer: Identity | None, query: ResolveQuery) -> dict[str, Any]:
     """A handle's values as the viewer may see them (rc 1; rc 200 when filters match nothing)."""
     handle = parse_handle(query.handle)
-    with db.read() as s:
+    with db.lookup() as s:
         record = records.load_record(s, handle.key)
         if record is None:
             check_responsible(s, config, handle)

@@ -40,10 +40,13 @@ def list_handles() -> Any:
 @bp.get("/<path:handle>")
 def get_handle(handle: str) -> Any:
     """Resolve a handle, optionally filtered by type and index."""
-    indexes, _ = _indexes()
-    query = ResolveQuery(handle, tuple(request.args.getlist("type")), indexes or (),
-                         flag("publicOnly", False))
-    flag("auth", False), flag("doNotRefer", False)  # validated; this node is authoritative
+    if request.query_string:
+        indexes, _ = _indexes()
+        query = ResolveQuery(handle, tuple(request.args.getlist("type")), indexes or (),
+                             flag("publicOnly", False))
+        flag("auth", False), flag("doNotRefer", False)  # validated; this node is authoritative
+    else:
+        query = ResolveQuery(handle)  # the common case: no parameters to parse
     n = node()
     return respond(resolve(n.db, n.config, caller(), query))
 

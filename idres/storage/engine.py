@@ -65,6 +65,13 @@ class Database(ABC):
         """Context manager yielding a :class:`Session` in a write transaction."""
 
     @abstractmethod
+    def lookup(self) -> Any:
+        """Context manager yielding a :class:`Session` outside any transaction.
+
+        For single-statement reads on the hot path: no BEGIN/COMMIT round trips.
+        """
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections."""
 
@@ -124,6 +131,10 @@ class SQLiteDatabase(Database):
     def read(self) -> Any:
         return self._transaction("BEGIN")
 
+    @contextmanager
+    def lookup(self) -> Iterator[Session]:
+        yield Session(self._connection(), _same)
+
     def write(self) -> Any:
         return self._transaction("BEGIN IMMEDIATE")
 
@@ -145,14 +156,21 @@ class PostgresDatabase(Database):
 
     def __init__(self, url: str, pool_size: int = 4) -> None:
         self.url = url
+        # Autocommit connections: transactions are explicit (conn.transaction()),
+        # so lookups need no BEGIN/COMMIT round trips.
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
-                                   kwargs={"row_factory": dict_row, "autocommit": False})
+                                   kwargs={"row_factory": dict_row, "autocommit": True})
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
         with self.pool.connection() as conn:
             with conn.transaction():
                 yield Session(conn, _to_psycopg)
+
+    @contextmanager
+    def lookup(self) -> Iterator[Session]:
+        with self.pool.connection() as conn:
+            yield Session(conn, _to_psycopg)
 
     def read(self) -> Any:
         return self._transaction()

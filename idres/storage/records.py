@@ -21,18 +21,24 @@ _VALUE_COLUMNS = "idx, type, data_format, data_value, ttl, permissions, refs, ti
 
 
 def _value(row: object) -> HandleValue:
+    refs = row["refs"]
     return HandleValue(row["idx"], row["type"], row["data_format"], json.loads(row["data_value"]),
-                       row["ttl"], row["permissions"], json.loads(row["refs"]), row["timestamp"])
+                       row["ttl"], row["permissions"], [] if refs == "[]" else json.loads(refs),
+                       row["timestamp"])
+
+
+# One round trip per lookup: resolution is the hot path.
+_LOAD_RECORD = ("SELECT h.handle, v.idx, v.type, v.data_format, v.data_value, v.ttl, v.permissions, "
+                "v.refs, v.timestamp FROM handles h LEFT JOIN handle_values v "
+                "ON v.handle_key = h.handle_key WHERE h.handle_key = ? ORDER BY v.idx")
 
 
 def load_record(s: Session, handle_key: str) -> StoredRecord | None:
     """A handle's record by folded key, or ``None`` when it does not exist."""
-    head = s.one("SELECT handle FROM handles WHERE handle_key = ?", (handle_key,))
-    if head is None:
+    rows = s.all(_LOAD_RECORD, (handle_key,))
+    if not rows:
         return None
-    rows = s.all(f"SELECT {_VALUE_COLUMNS} FROM handle_values WHERE handle_key = ? ORDER BY idx",
-                 (handle_key,))
-    return StoredRecord(head["handle"], [_value(r) for r in rows])
+    return StoredRecord(rows[0]["handle"], [_value(r) for r in rows if r["idx"] is not None])
 
 
 def handle_exists(s: Session, handle_key: str) -> bool:
