@@ -5,7 +5,10 @@ from idres.auth import OPERATOR, Identity
 from idres.config import Config
 from idres.handles import fold, prefix_record
 from idres.ledger_key import ensure_key_file, load_signer
+from idres.storage.engine import Session
+from ledger import store as ledger_store
 from ledger.log import Log
+from ledger.note import NoteError, Signer, open_checkpoint
 from idres.registrar import PutRequest, put_handle
 from idres.storage import Database, records
 from idres.storage.migrations import migrate
@@ -51,6 +54,7 @@ def init_node(db: Database, config: Config, admin_secret: str | None) -> bool:
     ensure_key_file(config)
     signer = load_signer(config)
     with db.write() as s:
+        check_same_key(s, signer)
         Log(signer, signer.name).ensure_checkpoint(s)  # size 0: the log exists from here on
     created = False
     if admin_secret is not None:
@@ -64,6 +68,18 @@ def init_node(db: Database, config: Config, admin_secret: str | None) -> bool:
         created = True
     publish_ledger_key(db, config)
     return created
+
+
+def check_same_key(s: Session, signer: Signer) -> None:
+    """Refuse a key that did not sign this log's checkpoints (it would fork the log)."""
+    row = ledger_store.latest_checkpoint(s)
+    if row is None:
+        return
+    try:
+        open_checkpoint(row["note"], [signer.verifier()])
+    except NoteError:
+        raise ValueError("This database's ledger was signed by another key; point "
+                         "IDRES_LEDGER_KEY_FILE (or IDRES_LEDGER_KEY) at the original key") from None
 
 
 def publish_ledger_key(db: Database, config: Config) -> None:
