@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from idres.api import handles, ledger, openapi, prefixes
+from idres.api import handles, labels, ledger, openapi, prefixes, scan, trace
 from idres.api.context import Node
 from idres.api.errors import register_error_handlers
 from idres.config import Config, load_config
@@ -24,7 +24,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
     app.json.sort_keys = False
     app.extensions["idres"] = Node(cfg, open_database(cfg.database, cfg.pool_size))
-    for bp in (ledger.bp, handles.bp, prefixes.bp, openapi.bp):
+    # scan.bp last: its /<path:handle> page must not shadow the API.
+    for bp in (ledger.bp, handles.bp, prefixes.bp, openapi.bp, trace.bp, labels.bp, scan.bp):
         app.register_blueprint(bp)
     register_error_handlers(app)
     return app

@@ -1,0 +1,2 @@
+"""Placeholder for CLI commands (being built for issue 4)."""
+from __future__ import annotations
