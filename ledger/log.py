@@ -9,7 +9,6 @@ so the log never signs two inconsistent tree heads.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
@@ -18,6 +17,7 @@ import rfc8785
 
 from ledger import merkle, store
 from ledger.note import Checkpoint, Signer
+from ledger.replay import TreeBuilder, chain_next  # noqa: F401  (chain_next re-exported)
 from ledger.store import Session
 
 
@@ -61,11 +61,6 @@ def canonical(entry: Mapping[str, Any]) -> bytes:
     return rfc8785.dumps(entry)
 
 
-def chain_next(previous_hex: str, leaf: bytes) -> str:
-    """The chain hash linking an entry to the one before it."""
-    return hashlib.sha256(bytes.fromhex(previous_hex) + leaf).hexdigest()
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -81,29 +76,39 @@ class Log:
                id_field: str = "event_id") -> AppendResult:
         """Append entries atomically (the caller's transaction); idempotent per id."""
         texts, order = self._dedupe(entries, id_field)
-        size, chain = store.lock_head(s)
+        tree = self._locked_tree(s)
+        size = tree.size
         existing = store.entries_by_id(s, order)
         receipts: dict[str, Receipt] = {}
         for entry_id, (seq, text) in existing.items():
             if text != texts[entry_id]:
                 raise LedgerConflict(entry_id)
             receipts[entry_id] = Receipt(seq, entry_id, True)
-        fresh = [i for i in order if i not in existing]
-        rows, leaves = [], []
-        for offset, entry_id in enumerate(fresh):
-            leaf = merkle.leaf_hash(texts[entry_id].encode("utf-8"))
-            chain = chain_next(chain, leaf)
-            rows.append((size + offset, entry_id, texts[entry_id], leaf.hex(), chain))
-            leaves.append(leaf)
-            receipts[entry_id] = Receipt(size + offset, entry_id, False)
+        old_root = tree.root()
+        rows, nodes = [], []
+        for entry_id in (i for i in order if i not in existing):
+            leaf, completed = tree.add(texts[entry_id].encode("utf-8"))
+            rows.append((tree.size - 1, entry_id, texts[entry_id], leaf.hex(), tree.chain))
+            nodes.extend(completed)
+            receipts[entry_id] = Receipt(tree.size - 1, entry_id, False)
         checkpoint = None
         if rows:
             store.insert_entries(s, rows)
-            store.insert_nodes(s, merkle.new_perfect_nodes(
-                size, leaves, lambda level, idx: store.read_node(s, level, idx)))
-            store.set_head(s, size + len(rows), chain)
-            checkpoint = self._sign(s, size + len(rows))
+            store.insert_nodes(s, nodes)
+            store.set_head(s, tree.size, tree.chain, tree.edge_text())
+            checkpoint = self._sign(s, tree.size, tree.root(), size, old_root)
         return AppendResult([receipts[entry_id] for entry_id in order], checkpoint)
+
+    @staticmethod
+    def _locked_tree(s: Session) -> TreeBuilder:
+        """Lock the head; the tree's right edge, from the head or (if absent) the nodes."""
+        size, chain, edge_text = store.lock_head_edge(s)
+        edge = TreeBuilder.parse_edge(edge_text)
+        if size and not edge:
+            keys = merkle.perfect_subtrees(0, size)
+            stored = store.read_nodes(s, keys)
+            edge = [(level, idx, stored[(level, idx)]) for level, idx in keys]
+        return TreeBuilder(size, chain, edge)
 
     @staticmethod
     def _dedupe(entries: Sequence[Mapping[str, Any]], id_field: str) -> tuple[dict[str, str], list[str]]:
@@ -120,10 +125,19 @@ class Log:
             order.append(entry_id)
         return texts, order
 
-    def _sign(self, s: Session, size: int) -> SignedCheckpoint:
-        root = self.root(s, size)
+    def _sign(self, s: Session, size: int, root: bytes, old_size: int, old_root: bytes) -> SignedCheckpoint:
+        """Sign ``(size, root)`` after checking it extends the last signed checkpoint.
+
+        The new tree is the old right edge plus new leaves, so it is consistent
+        with the old tree by construction; what must hold is that the old edge
+        really is the tree the last checkpoint signed.
+        """
         previous = store.latest_checkpoint(s)
-        if previous is not None and 0 < int(previous["size"]) < size:
+        if previous is not None and int(previous["size"]) == old_size:
+            if previous["root"] != old_root.hex():
+                raise merkle.VerificationError(
+                    f"stored tree of size {old_size} differs from its signed checkpoint")
+        elif previous is not None and 0 < int(previous["size"]) < size:
             proof = self.consistency_proof(s, int(previous["size"]), size)
             merkle.verify_consistency(int(previous["size"]), size, proof,
                                       bytes.fromhex(previous["root"]), root)
@@ -133,11 +147,12 @@ class Log:
 
     def ensure_checkpoint(self, s: Session) -> SignedCheckpoint:
         """The latest checkpoint, signing one for the current size if none covers it."""
-        size, _ = store.lock_head(s)
+        tree = self._locked_tree(s)
         row = store.latest_checkpoint(s)
-        if row is not None and int(row["size"]) == size:
-            return SignedCheckpoint(size, bytes.fromhex(row["root"]), row["note"])
-        return self._sign(s, size)
+        if row is not None and int(row["size"]) == tree.size:
+            return SignedCheckpoint(tree.size, bytes.fromhex(row["root"]), row["note"])
+        root = tree.root()
+        return self._sign(s, tree.size, root, tree.size, root)
 
     def root(self, s: Session, size: int) -> bytes:
         """The Merkle root of the first ``size`` entries."""

@@ -5,11 +5,16 @@ the tree (O(log n) memory), so a million entries verify in constant space.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from ledger import merkle
-from ledger.log import chain_next
 from ledger.store import ZERO_CHAIN
+
+
+def chain_next(previous_hex: str, leaf: bytes) -> str:
+    """The chain hash linking an entry to the one before it."""
+    return hashlib.sha256(bytes.fromhex(previous_hex) + leaf).hexdigest()
 
 
 @dataclass
@@ -33,6 +38,18 @@ class TreeBuilder:
             completed.append(node)
         self.size += 1
         return leaf, completed
+
+    def edge_text(self) -> str:
+        """The right edge as stored in ``ledger_head.edge``."""
+        return ",".join(f"{level}:{idx}:{h.hex()}" for level, idx, h in self.edge)
+
+    @staticmethod
+    def parse_edge(text: str) -> list[tuple[int, int, bytes]]:
+        out = []
+        for item in filter(None, text.split(",")):
+            level, idx, h = item.split(":")
+            out.append((int(level), int(idx), bytes.fromhex(h)))
+        return out
 
     def root(self) -> bytes:
         """The Merkle root of everything added so far."""

@@ -21,10 +21,14 @@ class Session(Protocol):
 
 
 SCHEMA: list[str] = [
+    # edge: the right edge of the tree (its perfect subtrees, "level:index:hash"
+    # comma-separated), kept so an append needs no node reads.  Derived state:
+    # checked against the last signed root before every signature.
     """CREATE TABLE ledger_head (
         id INTEGER PRIMARY KEY,
         size BIGINT NOT NULL,
-        chain_hash TEXT NOT NULL)""",
+        chain_hash TEXT NOT NULL,
+        edge TEXT NOT NULL DEFAULT '')""",
     f"INSERT INTO ledger_head (id, size, chain_hash) VALUES (1, 0, '{ZERO_CHAIN}')",
     """CREATE TABLE ledger_entries (
         seq BIGINT PRIMARY KEY,
@@ -63,13 +67,20 @@ def lock_head(s: Session) -> tuple[int, str]:
     return int(row["size"]), row["chain_hash"]
 
 
+def lock_head_edge(s: Session) -> tuple[int, str, str]:
+    """Like :func:`lock_head` in one round trip, also returning the stored right edge."""
+    row = s.one("UPDATE ledger_head SET size = size WHERE id = 1 RETURNING size, chain_hash, edge")
+    return int(row["size"]), row["chain_hash"], row["edge"]
+
+
 def head(s: Session) -> tuple[int, str]:
     row = s.one("SELECT size, chain_hash FROM ledger_head WHERE id = 1")
     return int(row["size"]), row["chain_hash"]
 
 
-def set_head(s: Session, size: int, chain_hash: str) -> None:
-    s.run("UPDATE ledger_head SET size = ?, chain_hash = ? WHERE id = 1", (size, chain_hash))
+def set_head(s: Session, size: int, chain_hash: str, edge: str = "") -> None:
+    s.run("UPDATE ledger_head SET size = ?, chain_hash = ?, edge = ? WHERE id = 1",
+          (size, chain_hash, edge))
 
 
 def entries_by_id(s: Session, entry_ids: Sequence[str]) -> dict[str, tuple[int, str]]:

@@ -34,7 +34,7 @@ def caller() -> Identity | None:
             g.caller = None
         else:
             n = node()
-            with n.db.read() as s:
+            with n.db.lookup() as s:  # one statement: no transaction needed
                 g.caller = authenticate(s, header)
     return g.caller
 
