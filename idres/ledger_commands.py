@@ -35,8 +35,9 @@ def _progress(done: int, total: int) -> None:
 
 
 @ledger.command("verify")
+@click.option("--anchors", is_flag=True, help="also check every recorded anchor on IDRES_ANCHOR_RPC's chain")
 @pass_ctx
-def verify_command(ctx: Context) -> None:
+def verify_command(ctx: Context, anchors: bool) -> None:
     """Recompute every leaf, chain link, tree node and checkpoint signature."""
     verifier = _verifier(ctx)
     try:
@@ -46,6 +47,10 @@ def verify_command(ctx: Context) -> None:
         click.echo(f"FAILED: {err}", err=True)
         sys.exit(1)
     click.echo(f"OK: {size} entries verified")
+    if anchors:
+        from idres.anchor_commands import verify_anchors  # web3 only when asked for
+
+        click.echo(f"OK: {verify_anchors(ctx)} anchors verified")
 
 
 @ledger.command("replay")
