@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import ValidationError
+
 
 class HandleError(Exception):
     """A failure with a Handle response code and an HTTP status."""
@@ -88,3 +90,21 @@ class InvalidCredentials(HandleError):
 
 class NotAuthorized(HandleError):
     rc, status, default_message = 400, 403, "Not authorized"
+
+
+def from_validation(err: ValidationError, where: str | None = None,
+                    cls: type[HandleError] = BadRequest) -> HandleError:
+    """The first marshmallow error as a HandleError naming its field.
+
+    Nested errors become paths (``inputs[0].consumed_mass_g``), prefixed by
+    ``where`` (``events[2]``); schema-level errors name ``where`` itself.
+    """
+    messages = err.normalized_messages()
+    name, detail = sorted(messages.items(), key=lambda kv: str(kv[0]))[0]
+    while isinstance(detail, dict):  # nested: inputs -> 0 -> consumed_mass_g
+        key, detail = sorted(detail.items(), key=lambda kv: str(kv[0]))[0]
+        name = f"{name}[{key}]" if isinstance(key, int) else f"{name}.{key}"
+    text = detail[0] if isinstance(detail, list) else str(detail)
+    if name == "_schema":  # about the object as a whole
+        return cls(text, field=where)
+    return cls(f"{name}: {text}", field=f"{where}.{name}" if where else str(name))

@@ -16,9 +16,8 @@ from typing import Any
 from marshmallow import ValidationError
 
 from idres import seckey
-from idres.errors import BadRequest, InvalidValue
+from idres.errors import BadRequest, InvalidHandle, InvalidValue, from_validation
 from idres.handles import parse_handle
-from idres.errors import InvalidHandle
 from schemas.handle_values import ValueInSchema
 
 DEFAULT_TTL = 86400
@@ -118,9 +117,7 @@ def parse_value(item: Any, where: str) -> HandleValue:
     try:
         loaded = ValueInSchema().load(item)
     except ValidationError as err:
-        name, messages = sorted(err.messages.items())[0]
-        text = messages[0] if isinstance(messages, list) else str(messages)
-        raise InvalidValue(f"{name}: {text}", field=f"{where}.{name}") from None
+        raise from_validation(err, where, InvalidValue) from None
     vtype = loaded["type"]
     if _CONTROL.search(vtype):
         raise InvalidValue("type contains control characters", field=f"{where}.type")

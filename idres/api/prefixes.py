@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 
 from idres.api.context import caller, json_body, node, respond
 from idres.auth import require_authenticated
-from idres.errors import BadRequest
+from idres.errors import BadRequest, from_validation
 from idres.minting import MintRequest, mint
 from schemas.mint import MintRequestSchema
 
@@ -25,9 +25,7 @@ def mint_handles(prefix: str) -> Any:
     try:
         loaded = MintRequestSchema().load(body)
     except ValidationError as err:
-        name, messages = sorted(err.messages.items())[0]
-        text = messages[0] if isinstance(messages, list) else str(messages)
-        raise BadRequest(f"{name}: {text}", field=str(name)) from None
+        raise from_validation(err) from None
     n = node()
     result = mint(n.db, n.config, who, MintRequest(prefix, loaded["pattern"], loaded["count"],
                                                     loaded["values"]))

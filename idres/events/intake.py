@@ -4,11 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import ValidationError
-from marshmallow.exceptions import SCHEMA
 
 from idres.auth import Identity
 from idres.config import Config
-from idres.errors import BadRequest, HandleError, HandleNotFound, NotAuthorized
+from idres.errors import from_validation, BadRequest, HandleError, HandleNotFound, NotAuthorized
 from idres.handles import Handle, fold, is_within, parse_handle, prefix_record
 from idres.storage import records
 from idres.storage.engine import Session
@@ -19,18 +18,6 @@ class EventConflict(HandleError):
     """An event that contradicts the log or the parts' state."""
 
     rc, status, default_message = 4, 409, "Event conflicts with the ledger"
-
-
-def _first_error(err: ValidationError, where: str) -> BadRequest:
-    messages = err.normalized_messages()
-    name, detail = sorted(messages.items(), key=lambda kv: str(kv[0]))[0]
-    while isinstance(detail, dict):  # nested: inputs -> 0 -> consumed_mass_g
-        key, detail = sorted(detail.items(), key=lambda kv: str(kv[0]))[0]
-        name = f"{name}[{key}]" if isinstance(key, int) else f"{name}.{key}"
-    text = detail[0] if isinstance(detail, list) else str(detail)
-    if name == SCHEMA:  # about the event as a whole
-        return BadRequest(text, field=where)
-    return BadRequest(f"{name}: {text}", field=f"{where}.{name}")
 
 
 def body_base(body: Any) -> str:
@@ -56,7 +43,7 @@ def parse_events(body: Any, limit: int) -> list[dict[str, Any]]:
         try:
             loaded = load_event(item)
         except ValidationError as err:
-            raise _first_error(err, where) from None
+            raise from_validation(err, where) from None
         _no_repeats(loaded, where)
         out.append(loaded)
     return out
