@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from idres.api import handles, labels, ledger, openapi, prefixes, scan, trace
+from idres.api import carbon, handles, labels, ledger, openapi, prefixes, scan, trace
 from idres.api.context import Node
 from idres.api.errors import register_error_handlers
 from idres.config import Config, load_config
@@ -25,7 +25,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["idres"] = Node(cfg, open_database(cfg.database, cfg.pool_size))
     # scan.bp last: its /<path:handle> page must not shadow the API.
-    for bp in (ledger.bp, handles.bp, prefixes.bp, openapi.bp, trace.bp, labels.bp, scan.bp):
+    for bp in (ledger.bp, handles.bp, prefixes.bp, openapi.bp, trace.bp, labels.bp, carbon.bp,
+               scan.bp):
         app.register_blueprint(bp)
     register_error_handlers(app)
     return app

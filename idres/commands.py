@@ -135,3 +135,4 @@ def demo(ctx: Context, parts: int) -> None:
 from idres import ledger_commands  # noqa: E402,F401  (registers `idres ledger`)
 from idres import anchor_commands  # noqa: E402,F401  (registers `idres ledger anchor`)
 from idres import label_commands, trace_commands  # noqa: E402,F401  (issue 4 commands)
+from idres import carbon_commands  # noqa: E402,F401  (issue 5 commands)
