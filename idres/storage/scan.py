@@ -1,0 +1,92 @@
+"""SQL for the scan page: one level of genealogy, carbon sums, ledger entries and tree nodes.
+
+Everything here reads; the scan page never writes.  Genealogy links are the
+projection's current edges (``valid_to IS NULL``); transformation edges are
+never closed, assembly edges close on disassembly.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from idres.storage.engine import Session
+
+CHUNK = 200
+
+# direction -> (column matching the part, columns of the neighbour)
+_LINKS = {
+    "up": ("child_key", "parent AS handle, parent_key AS handle_key"),
+    "down": ("parent_key", "child AS handle, child_key AS handle_key"),
+}
+
+
+def links(s: Session, key: str, direction: str, kind: str, limit: int) -> list[dict[str, Any]]:
+    """Current edges of ``kind`` one level ``up`` (parents) or ``down`` (children, inputs).
+
+    Returns at most ``limit`` rows ``handle, handle_key, kind, consumed_mass_g,
+    valid_from``, oldest link first.
+    """
+    match, columns = _LINKS[direction]
+    rows = s.all(f"SELECT {columns}, kind, consumed_mass_g, valid_from FROM genealogy_edges "
+                 f"WHERE {match} = ? AND kind = ? AND valid_to IS NULL "
+                 f"ORDER BY valid_from, created_seq, handle_key LIMIT ?", (key, kind, limit))
+    return [dict(r) for r in rows]
+
+
+def count_links(s: Session, key: str, direction: str, kind: str) -> int:
+    """How many current edges of ``kind`` :func:`links` would list without a limit."""
+    match, _ = _LINKS[direction]
+    row = s.one(f"SELECT COUNT(*) AS n FROM genealogy_edges "
+                f"WHERE {match} = ? AND kind = ? AND valid_to IS NULL", (key, kind))
+    return int(row["n"]) if row is not None else 0
+
+
+def registered(s: Session, keys: list[str]) -> dict[str, str]:
+    """The registered spelling of those ``keys`` that are handles of this node."""
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start:start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for row in s.all(f"SELECT handle_key, handle FROM handles WHERE handle_key IN ({marks})", chunk):
+            found[row["handle_key"]] = row["handle"]
+    return found
+
+
+def carbon_totals(s: Session, subject_keys: list[str]) -> list[dict[str, Any]]:
+    """Per subject (part or batch): record count, summed grams and the periods covered."""
+    marks = ", ".join("?" * len(subject_keys))
+    rows = s.all("SELECT subject_key, subject_kind, MIN(subject) AS subject, COUNT(*) AS records, "
+                 "SUM(direct_g) AS direct_g, SUM(indirect_g) AS indirect_g, "
+                 "SUM(activity_level_g) AS activity_level_g, MIN(period) AS first_period, "
+                 "MAX(period) AS last_period FROM carbon_records "
+                 f"WHERE subject_key IN ({marks}) GROUP BY subject_key, subject_kind "
+                 "ORDER BY subject_kind DESC, subject_key", subject_keys)
+    out = []
+    for r in rows:  # PostgreSQL sums BIGINT as NUMERIC: back to int
+        out.append({**dict(r), **{c: int(r[c]) for c in ("records", "direct_g", "indirect_g",
+                                                         "activity_level_g")}})
+    return out
+
+
+def entries_at(s: Session, seqs: list[int]) -> dict[int, dict[str, Any]]:
+    """Ledger entries by number: ``seq -> {entry, leaf_hash}``."""
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(seqs), CHUNK):
+        chunk = seqs[start:start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for row in s.all(f"SELECT seq, entry, leaf_hash FROM ledger_entries WHERE seq IN ({marks})",
+                         chunk):
+            found[int(row["seq"])] = {"entry": row["entry"], "leaf_hash": row["leaf_hash"]}
+    return found
+
+
+def tree_nodes(s: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Stored perfect-subtree hashes for ``(level, index)`` keys, a few queries in all."""
+    wanted = sorted(set(keys))
+    found: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start:start + CHUNK]
+        where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
+        params = [v for key in chunk for v in key]
+        for row in s.all(f"SELECT level, idx, hash FROM ledger_nodes WHERE {where}", params):
+            found[(int(row["level"]), int(row["idx"]))] = bytes.fromhex(row["hash"])
+    return found
