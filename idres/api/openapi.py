@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
 
 from idres import __version__
+from idres.api import labels
 from idres.api.context import respond
 from schemas.handle_values import (ErrorSchema, HandleListSchema, HandleRecordSchema,
                                    ValueInSchema, ValueOutSchema, ValuesBodySchema)
@@ -89,7 +90,7 @@ def build_spec() -> dict[str, Any]:
                          ("MintRequest", MintRequestSchema), ("MintResponse", MintResponseSchema),
                          ("PartData", PartDataSchema)):
         spec.components.schema(name, schema=schema)
-    for path, operations in _operations().items():
+    for path, operations in {**_operations(), **labels.OPENAPI_PATHS}.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 
