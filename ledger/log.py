@@ -9,6 +9,8 @@ so the log never signs two inconsistent tree heads.
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
@@ -58,7 +60,61 @@ def canonical(entry: Mapping[str, Any]) -> bytes:
     accepted and rendered the ECMAScript way (2.0 -> 2, 1e21 -> 1e+21), so
     callers keep binary floats out of entries themselves.
     """
-    return rfc8785.dumps(entry)
+    return _canonical(entry)[1]
+
+
+_SAFE_INT = 2**53 - 1
+# Keys sort by UTF-16 code units in RFC 8785 and by code points in Python:
+# the two orders agree unless a key holds a surrogate or a non-BMP character.
+_NOT_BMP = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+_json_text = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True,
+                              separators=(",", ":")).encode
+
+
+def _plain(value: Any) -> bool:
+    """Whether the ``json`` module renders ``value`` exactly as RFC 8785 does.
+
+    True for trees of exactly dict (str keys, all in the BMP), list, str,
+    bool, None and int within +-(2^53-1).  For those, ``json`` with sorted
+    keys, no whitespace and ``ensure_ascii=False`` escapes strings like RFC
+    8785 (quote, backslash, the five short escapes, other control characters
+    as lowercase ``\\u00xx``, everything else raw) and prints integers alike.
+    Anything else (floats, tuples, subclasses, big integers, non-BMP keys)
+    goes to ``rfc8785``.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_SAFE_INT <= value <= _SAFE_INT
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            kind = type(item)
+            if not (kind is str or kind is bool or item is None or _plain(item)):
+                return False
+        keys = "".join(value)
+        return keys.isascii() or _NOT_BMP.search(keys) is None
+    if kind is list:
+        for item in value:
+            kind = type(item)
+            if not (kind is str or kind is bool or item is None or _plain(item)):
+                return False
+        return True
+    return False
+
+
+def _canonical(entry: Any) -> tuple[str, bytes]:
+    """RFC 8785 text and bytes: the ``json`` module where it agrees, else ``rfc8785``."""
+    if _plain(entry):
+        text = _json_text(entry)
+        try:
+            return text, text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: rfc8785 rejects it below
+            pass
+    raw = rfc8785.dumps(entry)
+    return raw.decode("utf-8"), raw
 
 
 def _now() -> str:
@@ -116,7 +172,7 @@ class Log:
         order: list[str] = []
         for entry in entries:
             entry_id = str(entry[id_field])
-            text = canonical(entry).decode("utf-8")
+            text = _canonical(entry)[0]
             if entry_id in texts:
                 if texts[entry_id] != text:
                     raise LedgerConflict(entry_id)
