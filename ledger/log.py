@@ -9,10 +9,11 @@ so the log never signs two inconsistent tree heads.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 import rfc8785
@@ -69,6 +70,15 @@ _SAFE_INT = 2**53 - 1
 _NOT_BMP = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
 _json_text = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True,
                               separators=(",", ":")).encode
+if json.encoder.c_make_encoder is not None:  # CPython: build the C encoder once, not per call
+    def _unexpected(value: Any) -> Any:
+        raise TypeError(f"{type(value).__name__} is not JSON")  # _plain let it through: a bug
+
+    _c_encoder = json.encoder.c_make_encoder(
+        None, _unexpected, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+
+    def _json_text(value: Any) -> str:  # noqa: F811 - same output, a third faster
+        return "".join(_c_encoder(value, 0))
 
 
 def _plain(value: Any) -> bool:
@@ -118,7 +128,7 @@ def _canonical(entry: Any) -> tuple[str, bytes]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class Log:
@@ -130,73 +140,104 @@ class Log:
 
     def append(self, s: Session, entries: Sequence[Mapping[str, Any]],
                id_field: str = "event_id") -> AppendResult:
-        """Append entries atomically (the caller's transaction); idempotent per id."""
+        """Append entries atomically (the caller's transaction); idempotent per id.
+
+        Entries are inserted optimistically, skipping ids already in the log,
+        and the head update counts what went in.  Only when some were skipped
+        are this append's rows taken back out, the ids looked up and the new
+        ones appended again; so appending new entries costs no lookup.
+        """
         texts, order = self._dedupe(entries, id_field)
+        if not order:
+            return AppendResult([], None)
         tree = self._locked_tree(s)
-        size = tree.size
-        existing = store.entries_by_id(s, order)
-        receipts: dict[str, Receipt] = {}
-        for entry_id, (seq, text) in existing.items():
-            if text != texts[entry_id]:
-                raise LedgerConflict(entry_id)
-            receipts[entry_id] = Receipt(seq, entry_id, True)
+        size, chain, edge = tree.size, tree.chain, list(tree.edge)
         old_root = tree.root()
-        rows, nodes = [], []
-        for entry_id in (i for i in order if i not in existing):
-            leaf, completed = tree.add(texts[entry_id].encode("utf-8"))
-            rows.append((tree.size - 1, entry_id, texts[entry_id], leaf.hex(), tree.chain))
-            nodes.extend(completed)
-            receipts[entry_id] = Receipt(tree.size - 1, entry_id, False)
+        rows, nodes = self._grow(tree, order, texts)
+        store.insert_new_entries(s, rows)
+        appended, previous = store.advance_head(s, size, tree.size, tree.chain, tree.edge_text())
+        existing: dict[str, tuple[int, str]] = {}
+        if appended != len(rows):  # some ids are in the log already
+            if appended and store.discard_uncommitted(s, size, size + len(rows)) != appended:
+                raise RuntimeError("could not take back the rows of an interrupted append")
+            existing = store.entries_by_id(s, order)
+            for entry_id, (_, text) in existing.items():
+                if text != texts[entry_id][0]:
+                    raise LedgerConflict(entry_id)
+            tree = TreeBuilder(size, chain, edge)
+            rows, nodes = self._grow(tree, [i for i in order if i not in existing], texts)
+            store.insert_new_entries(s, rows)
+            appended, previous = store.advance_head(s, size, tree.size, tree.chain, tree.edge_text())
+            if appended != len(rows):
+                raise RuntimeError("entries appeared in the log while its head was locked")
+        receipts: dict[str, Receipt] = {
+            entry_id: Receipt(seq, entry_id, True) for entry_id, (seq, _) in existing.items()}
+        for row in rows:
+            receipts[row[1]] = Receipt(row[0], row[1], False)
         checkpoint = None
         if rows:
-            store.insert_entries(s, rows)
             store.insert_nodes(s, nodes)
-            store.set_head(s, tree.size, tree.chain, tree.edge_text())
-            checkpoint = self._sign(s, tree.size, tree.root(), size, old_root)
+            checkpoint = self._sign(s, tree.size, tree.root(), size, old_root, previous)
         return AppendResult([receipts[entry_id] for entry_id in order], checkpoint)
+
+    @staticmethod
+    def _grow(tree: TreeBuilder, ids: Sequence[str], texts: Mapping[str, tuple[str, bytes, bytes]]
+              ) -> tuple[list[tuple[int, str, str, str, str]], list[tuple[int, int, bytes]]]:
+        """Add entries to ``tree``: their rows and the perfect subtrees they complete."""
+        start = tree.size
+        chains, nodes = tree.extend([texts[entry_id][2] for entry_id in ids])
+        rows = [(start + k, entry_id, texts[entry_id][0], texts[entry_id][2].hex(), chain.hex())
+                for k, (entry_id, chain) in enumerate(zip(ids, chains))]
+        return rows, nodes
 
     @staticmethod
     def _locked_tree(s: Session) -> TreeBuilder:
         """Lock the head; the tree's right edge, from the head or (if absent) the nodes."""
         size, chain, edge_text = store.lock_head_edge(s)
         edge = TreeBuilder.parse_edge(edge_text)
-        if size and not edge:
+        if not TreeBuilder.edge_fits(size, edge):
             keys = merkle.perfect_subtrees(0, size)
             stored = store.read_nodes(s, keys)
             edge = [(level, idx, stored[(level, idx)]) for level, idx in keys]
         return TreeBuilder(size, chain, edge)
 
     @staticmethod
-    def _dedupe(entries: Sequence[Mapping[str, Any]], id_field: str) -> tuple[dict[str, str], list[str]]:
-        texts: dict[str, str] = {}
+    def _dedupe(entries: Sequence[Mapping[str, Any]],
+                id_field: str) -> tuple[dict[str, tuple[str, bytes, bytes]], list[str]]:
+        """Each id once, in order, with its canonical text, bytes and leaf hash."""
+        texts: dict[str, tuple[str, bytes, bytes]] = {}
         order: list[str] = []
+        sha256 = hashlib.sha256
         for entry in entries:
             entry_id = str(entry[id_field])
-            text = _canonical(entry)[0]
+            text, raw = _canonical(entry)
             if entry_id in texts:
-                if texts[entry_id] != text:
+                if texts[entry_id][0] != text:
                     raise LedgerConflict(entry_id)
                 continue
-            texts[entry_id] = text
+            texts[entry_id] = (text, raw, sha256(b"\x00" + raw).digest())  # RFC 9162 leaf hash
             order.append(entry_id)
         return texts, order
 
-    def _sign(self, s: Session, size: int, root: bytes, old_size: int, old_root: bytes) -> SignedCheckpoint:
+    def _sign(self, s: Session, size: int, root: bytes, old_size: int, old_root: bytes,
+              previous: tuple[int, str] | None) -> SignedCheckpoint:
         """Sign ``(size, root)`` after checking it extends the last signed checkpoint.
 
-        The new tree is the old right edge plus new leaves, so it is consistent
-        with the old tree by construction; what must hold is that the old edge
-        really is the tree the last checkpoint signed.
+        ``previous`` is that checkpoint's ``(size, root hex)``.  The new tree
+        is the old right edge plus new leaves, so it is consistent with the
+        old tree by construction; what must hold is that the old edge really
+        is the tree the last checkpoint signed.
         """
-        previous = store.latest_checkpoint(s)
-        if previous is not None and int(previous["size"]) == old_size:
-            if previous["root"] != old_root.hex():
+        if previous is not None and previous[0] == old_size:
+            if previous[1] != old_root.hex():
                 raise merkle.VerificationError(
                     f"stored tree of size {old_size} differs from its signed checkpoint")
-        elif previous is not None and 0 < int(previous["size"]) < size:
-            proof = self.consistency_proof(s, int(previous["size"]), size)
-            merkle.verify_consistency(int(previous["size"]), size, proof,
-                                      bytes.fromhex(previous["root"]), root)
+        elif previous is not None and 0 < previous[0] < size:
+            proof = self.consistency_proof(s, previous[0], size)
+            merkle.verify_consistency(previous[0], size, proof, bytes.fromhex(previous[1]), root)
+        elif previous is not None and previous[0] > old_size:
+            raise merkle.VerificationError(
+                f"a checkpoint of size {previous[0]} exists beyond the log's {old_size} entries")
         note = self.signer.sign(Checkpoint(self.origin, size, root).body())
         store.insert_checkpoint(s, size, root, note, _now())
         return SignedCheckpoint(size, root, note)
@@ -208,7 +249,8 @@ class Log:
         if row is not None and int(row["size"]) == tree.size:
             return SignedCheckpoint(tree.size, bytes.fromhex(row["root"]), row["note"])
         root = tree.root()
-        return self._sign(s, tree.size, root, tree.size, root)
+        previous = None if row is None else (int(row["size"]), row["root"])
+        return self._sign(s, tree.size, root, tree.size, root, previous)
 
     def root(self, s: Session, size: int) -> bytes:
         """The Merkle root of the first ``size`` entries."""

@@ -83,6 +83,25 @@ def set_head(s: Session, size: int, chain_hash: str, edge: str = "") -> None:
           (size, chain_hash, edge))
 
 
+def advance_head(s: Session, old_size: int, size: int, chain_hash: str,
+                 edge: str) -> tuple[int, tuple[int, str] | None]:
+    """Set the head after appending entries ``old_size..size-1``, in one round trip.
+
+    Returns how many entries that range holds (so that an append can tell
+    whether :func:`insert_new_entries` skipped any) and the latest
+    checkpoint's ``(size, root)``, if any.  Call it with the head locked: the
+    statement then starts after every earlier append committed and sees
+    their checkpoints.
+    """
+    row = s.one("UPDATE ledger_head SET size = ?, chain_hash = ?, edge = ? WHERE id = 1 RETURNING "
+                "(SELECT COUNT(*) FROM ledger_entries WHERE seq >= ? AND seq < ?) AS appended, "
+                "(SELECT size FROM ledger_checkpoints ORDER BY size DESC LIMIT 1) AS cp_size, "
+                "(SELECT root FROM ledger_checkpoints ORDER BY size DESC LIMIT 1) AS cp_root",
+                (size, chain_hash, edge, old_size, size))
+    previous = None if row["cp_size"] is None else (int(row["cp_size"]), row["cp_root"])
+    return int(row["appended"]), previous
+
+
 def entries_by_id(s: Session, entry_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
     """Existing entries among ``entry_ids``: id -> (seq, entry text)."""
     found: dict[str, tuple[int, str]] = {}
@@ -101,9 +120,50 @@ def insert_entries(s: Session, rows: Iterable[tuple[int, str, str, str, str]]) -
            "VALUES (?, ?, ?, ?, ?)", rows)
 
 
+def insert_new_entries(s: Session, rows: Iterable[tuple[int, str, str, str, str]]) -> None:
+    """Like :func:`insert_entries`, but a row whose entry_id is logged already is skipped.
+
+    Appends insert optimistically instead of looking every id up first;
+    :func:`advance_head` then counts the rows that went in.  A short count
+    means some ids were logged before: the caller takes its rows back out
+    with :func:`discard_uncommitted`, looks the ids up and appends again.
+    """
+    s.many("INSERT INTO ledger_entries (seq, entry_id, entry, leaf_hash, chain_hash) "
+           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO NOTHING", rows)
+
+
+def discard_uncommitted(s: Session, start: int, end: int) -> int:
+    """Delete the entries ``start <= seq < end`` that this transaction inserted.
+
+    Only for an append holding the head lock, with ``start`` the locked size:
+    any other row in that range would have made its INSERT fail on the
+    primary key, so nothing committed is touched.
+    """
+    return s.run("DELETE FROM ledger_entries WHERE seq >= ? AND seq < ?", (start, end))
+
+
+# Rows per statement in grouped inserts: 16 rows of 3 values stay within the 50
+# parameters up to which psycopg caches a statement's parsing and prepares it.
+NODE_GROUP = 16
+
+
 def insert_nodes(s: Session, nodes: Iterable[tuple[int, int, bytes]]) -> None:
-    s.many("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
-           [(level, idx, h.hex()) for level, idx, h in nodes])
+    """Perfect subtrees ``(level, index, hash)``, 16 rows per statement.
+
+    A batch completes about two nodes per entry; sent as ``executemany`` of a
+    16-row ``INSERT ... VALUES (..), (..)``, they cost a third of the time
+    of one statement per row, on both backends.
+    """
+    flat = [v for level, idx, h in nodes for v in (level, idx, h.hex())]
+    width = 3 * NODE_GROUP
+    full = len(flat) - len(flat) % width
+    if full:
+        s.many("INSERT INTO ledger_nodes (level, idx, hash) VALUES "
+               + ", ".join(["(?, ?, ?)"] * NODE_GROUP),
+               [tuple(flat[i:i + width]) for i in range(0, full, width)])
+    if full < len(flat):
+        s.many("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
+               [tuple(flat[i:i + 3]) for i in range(full, len(flat), 3)])
 
 
 def read_node(s: Session, level: int, idx: int) -> bytes:
@@ -114,8 +174,19 @@ def read_node(s: Session, level: int, idx: int) -> bytes:
 
 
 def read_nodes(s: Session, keys: Iterable[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
-    """Several stored perfect-subtree hashes: O(log n) keys, one query each."""
-    return {key: read_node(s, *key) for key in keys}
+    """Several stored perfect-subtree hashes (O(log n) keys) in one query per 250 keys."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(wanted), 250):
+        chunk = wanted[start:start + 250]
+        where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
+        for row in s.all(f"SELECT level, idx, hash FROM ledger_nodes WHERE {where}",
+                         [v for key in chunk for v in key]):
+            found[(int(row["level"]), int(row["idx"]))] = bytes.fromhex(row["hash"])
+    for level, idx in wanted:
+        if (level, idx) not in found:
+            raise KeyError(f"ledger node ({level}, {idx}) is missing")
+    return found
 
 
 def entry(s: Session, seq: int) -> Any:
