@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from idres.storage import carbon, projections
+from idres.storage import carbon, genealogy, projections
 from idres.storage.engine import Database, Session
 from ledger import store as ledger_store
 
@@ -49,6 +49,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (2, "ledger: entries, tree nodes, checkpoints, anchors", ledger_store.SCHEMA),
     (3, "ledger projections: part state, genealogy, carbon, handle index", projections.SCHEMA),
     (5, "carbon: installations, part types, CBAM default values", carbon.SCHEMA),
+    (6, "trace: part dates from the log, parts by folded batch", genealogy.SCHEMA),
 ]
 
 
