@@ -10,6 +10,7 @@ which aborts the append.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Callable
 
 from idres.handles import fold
@@ -25,6 +26,7 @@ class ProjectionConflict(Exception):
         self.field = field
 
 
+@lru_cache(maxsize=4096)
 def utc_text(event_time: str) -> str:
     """Fixed-width UTC text, so times compare correctly as strings in SQL."""
     moment = datetime.fromisoformat(event_time.replace("Z", "+00:00")).astimezone(timezone.utc)
@@ -37,23 +39,21 @@ def batch_key(actor: str, batch: str) -> str:
 
 
 class _Batch:
-    """A session that keeps the part states of one batch of events in memory.
+    """A session that collects the part-state changes of one batch of events.
 
-    States are read once for every handle the batch mentions and written
-    back once at the end, instead of a read and a write per event; every
-    other query goes straight to the session.
+    Part states are never read: each touched part's changed columns are
+    kept in memory (later events overriding earlier ones) and written once
+    at the end as an upsert that sets exactly those columns, the other
+    columns keeping their stored values (or the defaults, for a new part).
+    That is what reading each row, changing it and writing it back would
+    give, without the read.  Carbon records, which no rule reads, are
+    written at the end too; every other query goes straight to the session.
     """
 
-    def __init__(self, s: Session, keys: set[str]) -> None:
+    def __init__(self, s: Session) -> None:
         self.session = s
-        self.states: dict[str, dict[str, Any]] = proj.states(s, sorted(keys))
-        self.loaded, self.dirty = set(keys), set()
-
-    def state(self, key: str) -> dict[str, Any] | None:
-        if key not in self.loaded:  # a handle the batch did not announce
-            self.states.update(proj.states(self.session, [key]))
-            self.loaded.add(key)
-        return self.states.get(key)
+        self.changes: dict[str, dict[str, Any]] = {}  # handle key -> changed columns
+        self.carbon: list[tuple] = []
 
     def one(self, sql: str, params: Any = ()) -> Any:
         return self.session.one(sql, params)
@@ -68,20 +68,20 @@ class _Batch:
         self.session.many(sql, rows)
 
     def flush(self) -> None:
-        proj.upsert_states(self.session, [self.states[k] for k in sorted(self.dirty)])
-        self.dirty.clear()
+        proj.change_states(self.session, [self.changes[k] for k in sorted(self.changes)])
+        proj.insert_carbon_rows(self.session, self.carbon)
+        self.changes.clear()
+        self.carbon.clear()
 
 
 def _touch(s: _Batch, seq: int, event: dict, handle: str, **changes: Any) -> None:
     """Update a part's state row with the event's bookkeeping and ``changes``."""
     key = fold(handle)
-    row = s.state(key) or {
-        "handle_key": key, "handle": handle, "status": "known", "holder": None, "part_type": None,
-        "batch": None, "net_mass_g": None, "inspection": None, "recall_campaign": None}
+    row = s.changes.get(key)
+    if row is None:  # the spelling of the first mention names a new part
+        row = s.changes[key] = {"handle_key": key, "handle": handle}
     row.update(changes, last_seq=seq, last_event_type=event["event_type"],
                last_event_time=utc_text(event["event_time"]))
-    s.states[key] = row
-    s.dirty.add(key)
 
 
 def _commissioned(s: _Batch, seq: int, e: dict) -> None:
@@ -176,9 +176,9 @@ def _scrapped(s: _Batch, seq: int, e: dict) -> None:
 
 def _carbon(s: _Batch, seq: int, e: dict) -> None:
     subject, kind = (e["handle"], "handle") if "handle" in e else (batch_key(e["actor"], e["batch"]), "batch")
-    proj.insert_carbon(s, (seq, fold(subject), subject, kind, e["installation_id"], e["period"],
-                           e["direct_g"], e["indirect_g"], e["activity_level_g"], e["method"],
-                           e["evidence_sha256"], utc_text(e["event_time"])))
+    s.carbon.append((seq, fold(subject), subject, kind, e["installation_id"], e["period"],
+                     e["direct_g"], e["indirect_g"], e["activity_level_g"], e["method"],
+                     e["evidence_sha256"], utc_text(e["event_time"])))
 
 
 APPLY: dict[str, Callable[[_Batch, int, dict], None]] = {
@@ -212,7 +212,7 @@ def apply_events(s: Session, items: list[tuple[int, dict]],
     ``on_conflict(position, err)`` may turn a state conflict into the caller's error.
     """
     links = {(fold(h), seq, role) for seq, event in items for h, role in mentioned(event)}
-    batch = _Batch(s, {key for key, _, _ in links})
+    batch = _Batch(s)
     for position, (seq, event) in enumerate(items):
         try:
             APPLY[event["event_type"]](batch, seq, event)

@@ -68,6 +68,29 @@ def state(s: Session, handle_key: str) -> Any:
 
 STATE_COLUMNS = ("handle_key", "handle", "status", "holder", "part_type", "batch", "net_mass_g",
                  "inspection", "recall_campaign", "last_seq", "last_event_type", "last_event_time")
+# What a part's state holds before any event sets it (status "known": mentioned, e.g. as a child).
+STATE_DEFAULTS = {"status": "known", "holder": None, "part_type": None, "batch": None, "net_mass_g": None,
+                  "inspection": None, "recall_campaign": None}
+
+# Rows per statement in grouped inserts: psycopg caches the parsing of (and
+# prepares) statements with at most 50 parameters, so groups stay within that.
+GROUP_PARAMS = 48
+
+
+def _insert_grouped(s: Session, head: str, width: int, rows: list[tuple], tail: str = "") -> None:
+    """``head VALUES (..), (..) tail`` for many rows: ``executemany`` of several rows per statement.
+
+    On both backends this takes a third to a half of the time of one
+    statement per row, for narrow rows.
+    """
+    group = "(" + ", ".join("?" * width) + ")"
+    per = max(1, GROUP_PARAMS // width)
+    full = len(rows) - len(rows) % per
+    if full:
+        s.many(f"{head} VALUES {', '.join([group] * per)}{tail}",
+               [tuple(v for row in rows[i:i + per] for v in row) for i in range(0, full, per)])
+    if full < len(rows):
+        s.many(f"{head} VALUES {group}{tail}", rows[full:])
 
 
 def states(s: Session, handle_keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -88,6 +111,25 @@ def upsert_states(s: Session, rows: list[dict[str, Any]]) -> None:
     s.many(f"INSERT INTO part_state ({', '.join(STATE_COLUMNS)}) VALUES ({marks}) "
            f"ON CONFLICT (handle_key) DO UPDATE SET {updates}",
            [tuple(row[c] for c in STATE_COLUMNS) for row in rows])
+
+
+def change_states(s: Session, changes: list[dict[str, Any]]) -> None:
+    """Set some columns of many parts' states, without reading them first.
+
+    Each item names ``handle_key`` (one item per part), ``handle`` and the
+    columns to set.  An existing row keeps its other columns (and its
+    ``handle`` spelling); a new row gets :data:`STATE_DEFAULTS` for them.
+    Parts changing the same columns share statements.
+    """
+    groups: dict[tuple[str, ...], list[tuple]] = {}
+    for item in changes:
+        changed = tuple(c for c in STATE_COLUMNS[2:] if c in item)
+        row = {**STATE_DEFAULTS, **item}
+        groups.setdefault(changed, []).append(tuple(row[c] for c in STATE_COLUMNS))
+    for changed, rows in groups.items():
+        updates = ", ".join(f"{c} = excluded.{c}" for c in changed)
+        _insert_grouped(s, f"INSERT INTO part_state ({', '.join(STATE_COLUMNS)})", len(STATE_COLUMNS), rows,
+                        f" ON CONFLICT (handle_key) DO UPDATE SET {updates}")
 
 
 def upsert_state(s: Session, row: dict[str, Any]) -> None:
@@ -115,8 +157,8 @@ def last_assembly(s: Session, child_key: str) -> Any:
 
 def insert_edges(s: Session, rows: list[tuple]) -> None:
     """Rows of (created_seq, parent_key, parent, child_key, child, kind, consumed_mass_g, valid_from)."""
-    s.many("INSERT INTO genealogy_edges (created_seq, parent_key, parent, child_key, child, kind, "
-           "consumed_mass_g, valid_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    _insert_grouped(s, "INSERT INTO genealogy_edges (created_seq, parent_key, parent, child_key, child, kind, "
+                       "consumed_mass_g, valid_from)", 8, rows)
 
 
 def close_edge(s: Session, parent_key: str, child_key: str, valid_to: str, ended_seq: int) -> int:
@@ -125,16 +167,23 @@ def close_edge(s: Session, parent_key: str, child_key: str, valid_to: str, ended
                  (valid_to, ended_seq, parent_key, child_key))
 
 
+CARBON_INSERT = ("INSERT INTO carbon_records (seq, subject_key, subject, subject_kind, installation_id, "
+                 "period, direct_g, indirect_g, activity_level_g, method, evidence_sha256, event_time)")
+
+
 def insert_carbon(s: Session, row: tuple) -> None:
-    s.run("INSERT INTO carbon_records (seq, subject_key, subject, subject_kind, installation_id, "
-          "period, direct_g, indirect_g, activity_level_g, method, evidence_sha256, event_time) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    s.run(f"{CARBON_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+
+def insert_carbon_rows(s: Session, rows: list[tuple]) -> None:
+    """Many rows of :func:`insert_carbon`."""
+    _insert_grouped(s, CARBON_INSERT, 12, rows)
 
 
 def link_events(s: Session, rows: list[tuple[str, int, str]]) -> None:
     """Index entries by the handles they mention: (handle_key, seq, role)."""
-    s.many("INSERT INTO handle_events (handle_key, seq, role) VALUES (?, ?, ?) "
-           "ON CONFLICT (handle_key, seq, role) DO NOTHING", rows)
+    _insert_grouped(s, "INSERT INTO handle_events (handle_key, seq, role)", 3, rows,
+                    " ON CONFLICT (handle_key, seq, role) DO NOTHING")
 
 
 def event_seqs(s: Session, handle_key: str) -> list[int]:
