@@ -105,32 +105,46 @@ def _seeds(suspects: Suspects) -> list[sql.Seed]:
     return seeds
 
 
-Link = tuple[str | None, str | None, str, Any, int]  # (via key, via, node, seq, more)
+Link = tuple[str | None, str | None, str, Any]  # (via key, via, node, seq)
 
 
 class Reach:
-    """The links a scope walked up, indexed by (node key, depth), for products, paths and counts."""
+    """The links a scope walked up, indexed by (node key, depth), for products, paths and counts.
 
-    def __init__(self, rows: list[Any]) -> None:
-        key_of = {row["node"]: row["node_key"] for row in rows}  # a via is an earlier row's node
-        self.nodes: dict[str, str] = {}
-        self.at: dict[tuple[str, int], list[Link]] = defaultdict(list)
-        self.walked_from: set[tuple[str | None, int]] = set()
-        for row in rows:
-            via, depth = row["via"], row["depth"]
-            via_key = None if via is None else key_of.get(via) or fold(via)
-            self.at[(row["node_key"], depth)].append((via_key, via, row["node"], row["seq"], row["more"]))
-            self.walked_from.add((via_key, depth - 1))
-            self.nodes[row["node_key"]] = row["node"]
-        self.truncated = any(row["more"] for row in rows)
+    ``rows`` are :func:`idres.storage.genealogy.reach_up` tuples.  Built in one pass over
+    plain tuples: a large scope has tens of thousands of links.
+    """
+
+    def __init__(self, rows: list[tuple]) -> None:
+        key_of = {row[2]: row[1] for row in rows}  # a via is an earlier row's node
+        nodes: dict[str, str] = {}
+        at: dict[tuple[str, int], list[Link]] = {}
+        walked_from: set[tuple[str | None, int]] = set()
+        cut: set[tuple[str, int]] = set()  # (node, depth) with a link cut by the depth limit
+        at_get, key_get, walked = at.get, key_of.get, walked_from.add
+        for via, key, node, depth, _kind, seq, more in rows:
+            via_key = None if via is None else key_get(via) or fold(via)
+            where = (key, depth)
+            links = at_get(where)
+            if links is None:
+                at[where] = [(via_key, via, node, seq)]
+            else:
+                links.append((via_key, via, node, seq))
+            walked((via_key, depth - 1))
+            nodes[key] = node
+            if more:
+                cut.add(where)
+        self.nodes, self.at, self.walked_from, self._cut = nodes, at, walked_from, cut
+        self.truncated = bool(cut)
 
     @cached_property
     def tops(self) -> dict[str, list[int]]:
         """Top-level products (nothing above them as of the scope's time) and the depths they were reached at."""
         found: dict[str, list[int]] = defaultdict(list)
-        for (key, depth), links in self.at.items():
-            if (key, depth) not in self.walked_from and not any(link[4] for link in links):
-                found[key].append(depth)
+        walked_from, cut = self.walked_from, self._cut
+        for where in self.at:
+            if where not in walked_from and where not in cut:
+                found[where[0]].append(where[1])
         return found
 
     def counts(self) -> dict[tuple[str, int], int]:
@@ -147,15 +161,16 @@ class Reach:
         """One path from a suspect to (key, depth) (the smallest link at each step back), and its seqs."""
         handles: list[str] = []
         seqs: list[int | None] = []
+        at = self.at
         while True:
-            links = self.at[(key, depth)]
-            via_key, via, node, seq, _ = links[0] if len(links) == 1 else min(links, key=lambda k: k[0] or "")
+            links = at[(key, depth)]
+            via_key, via, node, seq = links[0] if len(links) == 1 else min(links, key=lambda k: k[0] or "")
             handles.append(node)
             if via is None:
                 break
             seqs.append(None if seq is None else int(seq))
             key, depth = via_key, depth - 1
-            if (key, depth) not in self.at:  # the batch the walk started from
+            if (key, depth) not in at:  # the batch the walk started from
                 handles.append(via)
                 break
         return handles[::-1], seqs[::-1]

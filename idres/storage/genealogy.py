@@ -1,17 +1,20 @@
 """SQL for genealogy walks, recall scopes and the part-dates tables.
 
-Two recursive CTEs walk ``genealogy_edges`` as of a time.  Both start from
+Two walks follow ``genealogy_edges`` as of a time.  Both start from
 *seeds*, a union of parameterized selects (a node's own links, a batch's
-members and outputs, suspect handles, parts of a type made in a window), so
-each query is one statement:
+members and outputs, suspect handles, parts of a type made in a window),
+read in one statement:
 
 - :func:`walk_paths` (genealogy, up or down) keeps one row per path, with
   the path's display spellings joined by a control character (handles cannot
   contain one) and a *trail* of folded keys that stops a path from
   re-entering a node; the depth limit bounds the rest.
 - :func:`reach_up` (recall scopes) keeps each walked link once per depth
-  (``UNION``), so many suspects meeting in one product cost one row per
-  link instead of one per path; paths are rebuilt from the links.
+  (as a ``UNION`` would), so many suspects meeting in one product cost one
+  row per link instead of one per path; paths are rebuilt from the links.
+  It runs the recursion itself, a generation at a time (a statement per
+  500 distinct nodes), so a node is looked up once however many links
+  reached it.
 
 The same text runs on SQLite and PostgreSQL: anchor columns come from table
 columns or explicit casts, so PostgreSQL sees the same types and collations
@@ -105,17 +108,35 @@ SELECT w.node_key, w.node, w.depth, w.kind, w.seq, w.ended_seq, w.valid_from, w.
 FROM walk w LEFT JOIN part_state p ON p.handle_key = w.node_key"""
 
 
-def _reach_sql(seeds: list[Seed], nonconformant: bool) -> str:
+def _reach_seeds_sql(seeds: list[Seed], nonconformant: bool) -> str:
     head, only = _head(seeds, nonconformant)
-    return f"""{head},
-reach({REACH}) AS (
-  SELECT {REACH} FROM seeds {only}
-  UNION
-  SELECT r.node, e.parent_key, e.parent, r.depth + 1, e.kind, e.created_seq
-  FROM reach r JOIN genealogy_edges e ON e.child_key = r.node_key
-  WHERE r.depth < :depth AND {_VALID.format(e="e")}
-)
-SELECT r.via, r.node_key, r.node, r.depth, r.kind, r.seq, {_beyond("child", "r")} AS more FROM reach r"""
+    return f"{head} SELECT {REACH} FROM seeds {only}"
+
+
+_PARENTS = ("SELECT e.child_key, e.parent_key, e.parent, e.kind, e.created_seq FROM genealogy_edges e "
+            "WHERE e.child_key IN ({marks}) AND " + _VALID.format(e="e").replace(":as_of", "?"))
+
+
+def _tuples(rows: list[Any]) -> list[tuple]:
+    """Rows as plain tuples in column order (psycopg's dict rows keep that order)."""
+    if rows and isinstance(rows[0], dict):
+        return [tuple(row.values()) for row in rows]
+    return [tuple(row) for row in rows]
+
+
+def _parents(s: Session, keys: list[str], as_of: str) -> dict[str, list[tuple]]:
+    """The links valid at ``as_of`` above each key: (parent key, parent, kind, seq), in index order."""
+    found: dict[str, list[tuple]] = {}
+    get = found.get
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        for row in _tuples(s.all(_PARENTS.format(marks=", ".join("?" * len(chunk))), [*chunk, as_of, as_of])):
+            links = get(row[0])
+            if links is None:
+                found[row[0]] = [row[1:]]
+            else:
+                links.append(row[1:])
+    return found
 
 
 def prefer_index_lookups(s: Session, dialect: str) -> None:
@@ -147,14 +168,52 @@ def walk_paths(s: Session, direction: str, seeds: list[Seed], as_of: str, depth:
     return _run(s, _paths_sql(direction, seeds), seeds, as_of, depth) if seeds else []
 
 
-def reach_up(s: Session, seeds: list[Seed], as_of: str, depth: int, nonconformant: bool = False) -> list[Any]:
+def reach_up(s: Session, seeds: list[Seed], as_of: str, depth: int, nonconformant: bool = False) -> list[tuple]:
     """The links walked going up from the seeds, each (via, node, depth) once.
 
     Where many suspects meet (a lot's bolts in one vehicle) this stays
     linear in the links, where one row per path would multiply.  ``via``
     is the node the link was walked from (a batch's name for its parts).
+    Rows are tuples ``(via, node_key, node, depth, kind, seq, more)``;
+    ``more`` marks rows cut by the depth limit.
+
+    The walk is that of a ``WITH RECURSIVE ... UNION`` over the links (same
+    rows, in the same first-in first-out order), run one generation at a
+    time: the parents of a generation's nodes are read with one lookup per
+    distinct node (chunked IN lists).  The recursive CTE looked a node up once per link that
+    reached it (a block once per bolt) and removed the repeats afterwards.
     """
-    return _run(s, _reach_sql(seeds, nonconformant), seeds, as_of, depth) if seeds else []
+    if not seeds:
+        return []
+    params: dict[str, Any] = {"sep": SEP, "as_of": as_of, "depth": depth}
+    for _, extra in seeds:
+        params.update(extra)
+    seen: set[tuple] = set()  # rows are (via, node_key, node, depth, kind, seq, more = 0 for now)
+    generation: list[tuple] = []
+    for row in _tuples(s.all(*bind(_reach_seeds_sql(seeds, nonconformant), params))):
+        row += (0,)
+        if row not in seen:
+            seen.add(row)
+            generation.append(row)
+    out: list[tuple] = []
+    while generation:
+        parents = _parents(s, list(dict.fromkeys([row[1] for row in generation])), as_of)
+        following: list[tuple] = []
+        for row in generation:
+            above = parents.get(row[1])
+            if row[3] >= depth:  # not walked on; ``more`` when a link was cut here
+                out.append(row[:6] + (1,) if above else row)
+                continue
+            out.append(row)
+            if above:
+                via, up = row[2], row[3] + 1
+                for parent_key, parent, kind, seq in above:
+                    link = (via, parent_key, parent, up, kind, seq, 0)
+                    if link not in seen:
+                        seen.add(link)
+                        following.append(link)
+        generation = following
+    return out
 
 
 def seed_links(direction: str, root: str, root_key: str) -> Seed:
