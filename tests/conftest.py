@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import psycopg
 import pytest
@@ -61,6 +63,44 @@ def _fresh_schema(base_url: str) -> tuple[str, str]:
 def _drop_schema(base_url: str, schema: str) -> None:
     with psycopg.connect(base_url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@dataclass
+class SharedNode:
+    """A node built once per module (and backend) for tests that only read it."""
+
+    client: Any
+    db: Any
+    config: Config
+    plant: Any
+
+
+@contextmanager
+def shared_node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                name: str, build: Callable[[Any, Any, Config], Any]) -> Iterator[SharedNode]:
+    """Node admin and both enterprise prefixes on ``request.param``'s backend, then ``build``."""
+    tmp = tmp_path_factory.mktemp(name)
+    schema = base = None
+    if request.param == "sqlite":
+        url = str(tmp / "idres.db")
+    else:
+        base = request.getfixturevalue("postgres_url")
+        schema, url = _fresh_schema(base)
+    config = Config(database=url, node_prefix=NODE, base_url="http://node.test",
+                    ledger_key_file=str(tmp / "ledger.key"))
+    database = open_database(url)
+    init_node(database, config, ADMIN_SECRET)
+    create_prefix(database, config, ENT, ENT_SECRET)
+    create_prefix(database, config, OTHER, OTHER_SECRET)
+    app = create_app(config)
+    client = app.test_client()
+    try:
+        yield SharedNode(client, database, config, build(client, database, config))
+    finally:
+        app.extensions["idres"].db.close()
+        database.close()
+        if schema:
+            _drop_schema(base, schema)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
