@@ -128,8 +128,13 @@ def insert_new_entries(s: Session, rows: Iterable[tuple[int, str, str, str, str]
     means some ids were logged before: the caller takes its rows back out
     with :func:`discard_uncommitted`, looks the ids up and appends again.
     """
-    s.many("INSERT INTO ledger_entries (seq, entry_id, entry, leaf_hash, chain_hash) "
-           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO NOTHING", rows)
+    sql = ("INSERT INTO ledger_entries (seq, entry_id, entry, leaf_hash, chain_hash) "
+           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO NOTHING")
+    rows = rows if isinstance(rows, list) else list(rows)
+    if len(rows) == 1:  # psycopg's executemany pipelines, which costs more for one row
+        s.run(sql, rows[0])
+    else:
+        s.many(sql, rows)
 
 
 def discard_uncommitted(s: Session, start: int, end: int) -> int:
@@ -167,13 +172,16 @@ def insert_nodes(s: Session, nodes: Iterable[tuple[int, int, bytes]]) -> None:
     flat = [v for level, idx, h in nodes for v in (level, idx, h.hex())]
     width = 3 * NODE_GROUP
     full = len(flat) - len(flat) % width
-    if full:
+    if full > width:
         s.many("INSERT INTO ledger_nodes (level, idx, hash) VALUES "
                + ", ".join(["(?, ?, ?)"] * NODE_GROUP),
                [tuple(flat[i:i + width]) for i in range(0, full, width)])
-    if full < len(flat):
-        s.many("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
-               [tuple(flat[i:i + 3]) for i in range(full, len(flat), 3)])
+    else:  # one statement: executemany's pipeline would cost more than it saves
+        full = 0
+    for start in range(full, len(flat), width):  # the rest, up to 16 rows per statement
+        chunk = flat[start:start + width]
+        s.run("INSERT INTO ledger_nodes (level, idx, hash) VALUES "
+              + ", ".join(["(?, ?, ?)"] * (len(chunk) // 3)), chunk)
 
 
 def read_node(s: Session, level: int, idx: int) -> bytes:

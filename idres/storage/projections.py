@@ -86,11 +86,14 @@ def _insert_grouped(s: Session, head: str, width: int, rows: list[tuple], tail: 
     group = "(" + ", ".join("?" * width) + ")"
     per = max(1, GROUP_PARAMS // width)
     full = len(rows) - len(rows) % per
-    if full:
+    if full > per:
         s.many(f"{head} VALUES {', '.join([group] * per)}{tail}",
                [tuple(v for row in rows[i:i + per] for v in row) for i in range(0, full, per)])
-    if full < len(rows):
-        s.many(f"{head} VALUES {group}{tail}", rows[full:])
+    else:  # a single statement: executemany's pipeline would cost more than it saves
+        full = 0
+    for start in range(full, len(rows), per):  # the rest, up to ``per`` rows per statement
+        chunk = rows[start:start + per]
+        s.run(f"{head} VALUES {', '.join([group] * len(chunk))}{tail}", [v for row in chunk for v in row])
 
 
 def states(s: Session, handle_keys: list[str]) -> dict[str, dict[str, Any]]:
