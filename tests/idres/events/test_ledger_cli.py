@@ -159,7 +159,8 @@ def test_private_key_stays_in_its_0600_file(client, idres, outputs, db, config, 
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     private = key_file.read_text().strip()
     assert private.startswith("PRIVATE+KEY+")
-    seed = private.rsplit("+", 1)[1]
+    seed = private.split("+", 4)[4]  # PRIVATE+KEY+name+keyid+base64; base64 may contain "+"
+    assert len(seed) >= 40
     ok(idres("ledger", "verify"))
     ok(idres("ledger", "replay", "--check"))
     ok(idres("ledger", "export", str(tmp_path / "export.jsonl")))
