@@ -160,3 +160,20 @@ def row_count(database, table: str) -> int:
     """Rows in a table: used to prove a rejected write changed nothing."""
     with database.read() as s:
         return int(s.one(f"SELECT COUNT(*) AS n FROM {table}")["n"])
+
+
+RESOLVER_TABLES = ("handles", "handle_values", "audit_log", "mint_sequences")
+
+
+def counts(database) -> dict[str, int]:
+    """Rows in every resolver table."""
+    return {t: row_count(database, t) for t in RESOLVER_TABLES}
+
+
+def rejected(database, before: dict, r, status: int, rc: int, field: str | None = None) -> None:
+    """Assert the error response and that no resolver table changed."""
+    assert r.status_code == status, r.json
+    assert r.json["responseCode"] == rc, r.json
+    if field is not None:
+        assert r.json.get("field") == field, r.json
+    assert counts(database) == before

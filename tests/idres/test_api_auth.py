@@ -5,10 +5,9 @@ import base64
 import json
 from urllib.parse import quote
 
-from tests.conftest import (ADMIN_AUTH, ADMIN_SECRET, ENT_AUTH, ENT_SECRET, OTHER_AUTH, basic,
-                            row_count)
+from tests.conftest import (ADMIN_AUTH, ADMIN_SECRET, ENT_AUTH, ENT_SECRET, OTHER_AUTH, RESOLVER_TABLES,
+                            basic, counts, row_count)
 
-TABLES = ("handles", "handle_values", "audit_log", "mint_sequences")
 URL_VALUE = [{"index": 1, "type": "URL", "data": "https://example.com"},
              {"index": 2, "type": "EMAIL", "data": "a@example.com"}]
 MINT = {"pattern": "ENG-{seq:04}", "count": 2}
@@ -18,9 +17,6 @@ ALICE_SECRET = "alice-secret-42"
 def url(handle: str, query: str = "") -> str:
     return "/api/handles/" + quote(handle, safe="/") + query
 
-
-def counts(db) -> dict[str, int]:
-    return {t: row_count(db, t) for t in TABLES}
 
 
 def raw_basic(text: str) -> dict[str, str]:
@@ -38,7 +34,7 @@ def mint(client, auth: dict, prefix: str = "88.118.8"):
 def everything(db) -> str:
     """Every row of every table, as text."""
     with db.read() as s:
-        return json.dumps({t: [dict(r) for r in s.all(f"SELECT * FROM {t}")] for t in TABLES}, default=str)
+        return json.dumps({t: [dict(r) for r in s.all(f"SELECT * FROM {t}")] for t in RESOLVER_TABLES}, default=str)
 
 
 def writes(client, auth: dict, handle: str = "88.118.8/ENG-1") -> list:

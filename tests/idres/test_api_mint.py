@@ -5,15 +5,11 @@ import time
 
 import pytest
 
-from tests.conftest import ENT_AUTH, row_count
+from tests.conftest import ENT_AUTH, counts, rejected, row_count
 
-TABLES = ("handles", "handle_values", "audit_log", "mint_sequences")
 PART = [{"index": 1, "type": "PART.TYPE", "data": "ENGINE"},
         {"index": 2, "type": "PART.CN_CODE", "data": "84082010"}]
 
-
-def counts(db) -> dict[str, int]:
-    return {t: row_count(db, t) for t in TABLES}
 
 
 def mint(client, body, prefix: str = "88.118.8", auth: dict = ENT_AUTH):
@@ -23,13 +19,6 @@ def mint(client, body, prefix: str = "88.118.8", auth: dict = ENT_AUTH):
 def request(count: int = 3, pattern: str = "ENG-2026-{seq:06}", **extra) -> dict:
     return {"pattern": pattern, "count": count, "values": PART, **extra}
 
-
-def rejected(db, before: dict, r, status: int, rc: int, field: str | None = None) -> None:
-    assert r.status_code == status, r.json
-    assert r.json["responseCode"] == rc, r.json
-    if field is not None:
-        assert r.json.get("field") == field, r.json
-    assert counts(db) == before
 
 
 def names(start: int, stop: int, pattern: str = "88.118.8/ENG-2026-{:06d}") -> list[str]:

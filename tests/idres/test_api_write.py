@@ -6,21 +6,17 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import ADMIN_AUTH, ENT_AUTH, row_count
+from tests.conftest import ADMIN_AUTH, ENT_AUTH, RESOLVER_TABLES, counts, rejected, row_count
 
 H = "88.118.8/ENG-1"
 BASE = [{"index": 1, "type": "URL", "data": "https://example.com/1"},
         {"index": 2, "type": "EMAIL", "data": "a@example.com"},
         {"index": 3, "type": "PART.TYPE", "data": "ENGINE"}]
-TABLES = ("handles", "handle_values", "audit_log", "mint_sequences")
 
 
 def url(handle: str, query: str = "") -> str:
     return "/api/handles/" + quote(handle, safe="/") + query
 
-
-def counts(db) -> dict[str, int]:
-    return {t: row_count(db, t) for t in TABLES}
 
 
 def put(client, handle: str, body, query: str = "", auth: dict = ENT_AUTH):
@@ -37,14 +33,6 @@ def values(client, handle: str = H) -> dict[int, dict]:
     assert r.status_code == 200, r.json
     return {v["index"]: v for v in r.json["values"]}
 
-
-def rejected(db, before: dict, r, status: int, rc: int, field: str | None = None) -> None:
-    """Assert the error response and that no table changed."""
-    assert r.status_code == status, r.json
-    assert r.json["responseCode"] == rc, r.json
-    if field is not None:
-        assert r.json.get("field") == field, r.json
-    assert counts(db) == before
 
 
 def test_create_returns_201_and_audits(client, db):
@@ -301,7 +289,7 @@ def test_sql_looking_handles_and_values_are_stored_verbatim(client, db):
         r = client.get(url(handle))
         assert r.status_code == 200 and r.json["handle"] == handle
         assert r.json["values"][0]["type"] == "URL'; --" and r.json["values"][0]["data"]["value"] == payload
-    for table in TABLES + ("schema_migrations",):
+    for table in RESOLVER_TABLES + ("schema_migrations",):
         assert row_count(db, table) >= 0
     assert row_count(db, "handles") == 6
     r = client.delete(url(handles[0]), headers=ENT_AUTH)
