@@ -25,6 +25,12 @@ class Config:
     max_events: int = 10_000
     anchor_rpc: str = ""        # JSON-RPC URL of an EVM chain; empty: in-process test chain
     anchor_key: str = field(default="", repr=False)  # hex account key for anchoring; never logged
+    hdl_host: str = "127.0.0.1"  # binary Handle protocol (RFC 3652), UDP and TCP
+    hdl_port: int = 2641         # 0: the binary protocol is not served
+    upstream_url: str = ""       # REST base URL of the node above (top-level for a secondary)
+    upstream_handle: str = ""    # our credentials there, "300:0.NA/<node prefix>"
+    upstream_secret: str = field(default="", repr=False)  # its secret; never logged
+    upstream_timeout: float = 2.0  # seconds, for every call to another node
 
     @property
     def key_file(self) -> str:
@@ -56,6 +62,12 @@ class Config:
         validate_prefix(self.node_prefix, field="IDRES_NODE_PREFIX")
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError("IDRES_BASE_URL must be an http:// or https:// URL")
+        if not 0 <= self.hdl_port <= 65535:
+            raise ValueError("IDRES_HDL_PORT must be 0 (off) or a port number up to 65535")
+        if self.upstream_url and not self.upstream_url.startswith(("http://", "https://")):
+            raise ValueError("IDRES_UPSTREAM_URL must be an http:// or https:// URL")
+        if not 0 < self.upstream_timeout <= 60:
+            raise ValueError("IDRES_UPSTREAM_TIMEOUT must be more than 0 and at most 60 seconds")
         return self
 
 
@@ -69,6 +81,12 @@ _ENV = {
     "ledger_origin": "IDRES_LEDGER_ORIGIN",
     "anchor_rpc": "IDRES_ANCHOR_RPC",
     "anchor_key": "IDRES_ANCHOR_KEY",
+    "hdl_host": "IDRES_HDL_HOST",
+    "hdl_port": "IDRES_HDL_PORT",
+    "upstream_url": "IDRES_UPSTREAM_URL",
+    "upstream_handle": "IDRES_UPSTREAM_HANDLE",
+    "upstream_secret": "IDRES_UPSTREAM_SECRET",
+    "upstream_timeout": "IDRES_UPSTREAM_TIMEOUT",
 }
 
 
@@ -76,7 +94,7 @@ def load_config(overrides: Mapping[str, Any] | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
     """Build a config from ``environ`` (default ``os.environ``), then ``overrides``."""
     env = os.environ if environ is None else environ
-    values: dict[str, Any] = {name: env[var] for name, var in _ENV.items() if env.get(var)}
+    values: dict[str, Any] = {name: _typed(name, env[var]) for name, var in _ENV.items() if env.get(var)}
     known = {f.name for f in fields(Config)}
     for name, value in (overrides or {}).items():
         if name not in known:
@@ -85,3 +103,17 @@ def load_config(overrides: Mapping[str, Any] | None = None,
             values[name] = value
     values["base_url"] = values.get("base_url", Config.base_url).rstrip("/")
     return replace(Config(), **values).validate()
+
+
+_NUMERIC = {f.name: f.type for f in fields(Config) if f.type in ("int", "float")}
+
+
+def _typed(name: str, text: str) -> Any:
+    """Environment variables are text; numeric settings are parsed, with the variable named."""
+    kind = _NUMERIC.get(name)
+    if kind is None:
+        return text
+    try:
+        return int(text) if kind == "int" else float(text)
+    except ValueError:
+        raise ValueError(f"{_ENV[name]} must be a number, not {text!r}") from None

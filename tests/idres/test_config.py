@@ -34,3 +34,24 @@ def test_bad_settings_are_refused(env: dict, message: str) -> None:
 def test_unknown_override_is_refused() -> None:
     with pytest.raises(ValueError, match="Unknown setting"):
         load_config({"colour": "blue"}, environ={})
+
+
+def test_numeric_settings_are_parsed_from_the_environment():
+    config = load_config(environ={"IDRES_HDL_PORT": "3641", "IDRES_UPSTREAM_TIMEOUT": "0.5"})
+    assert (config.hdl_port, config.upstream_timeout) == (3641, 0.5)
+
+
+@pytest.mark.parametrize("var,value,message", [
+    ("IDRES_HDL_PORT", "x", "IDRES_HDL_PORT must be a number"),
+    ("IDRES_HDL_PORT", "70000", "IDRES_HDL_PORT must be 0"),
+    ("IDRES_UPSTREAM_TIMEOUT", "0", "IDRES_UPSTREAM_TIMEOUT must be more than 0"),
+    ("IDRES_UPSTREAM_URL", "ftp://x", "IDRES_UPSTREAM_URL must be an http"),
+])
+def test_bad_federation_settings_are_refused(var, value, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(environ={var: value})
+
+
+def test_the_upstream_secret_is_never_in_the_repr():
+    config = load_config(environ={"IDRES_UPSTREAM_SECRET": "s3cr3t-upstream"})
+    assert config.upstream_secret == "s3cr3t-upstream" and "s3cr3t-upstream" not in repr(config)
