@@ -1,0 +1,1 @@
+"""Federation between nodes: upstream registration, referral and recursive resolution."""
