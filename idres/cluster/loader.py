@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from idres.auth import OPERATOR
+from idres.carbon.reference import put_installation
 from idres.config import Config
 from idres.cluster.plan import ClusterPlan, MintChunk
 from idres.events.service import b64, record_events
@@ -27,7 +28,7 @@ from idres.handles import fold, prefix_record
 from idres.ledger_key import load_signer
 from idres.minting import MintRequest, mint, sequence_key
 from idres.node import create_prefix
-from idres.storage import Database, projections, records
+from idres.storage import Database, carbon as carbon_store, projections, records
 from ledger import store as ledger_store
 from ledger.log import Log, canonical
 
@@ -68,14 +69,27 @@ def create_prefixes(db: Database, config: Config, plan: ClusterPlan) -> dict[str
     Secrets are random and returned once (only salted hashes are stored).
     """
     created = {}
-    for _, prefix in plan.firms:
+    for firm, prefix in plan.firms:
         with db.read() as s:
             exists = records.handle_exists(s, prefix_record(prefix).key)
         if not exists:
             secret = secrets.token_urlsafe(12)
             create_prefix(db, config, prefix, secret)
             created[prefix] = secret
+        _register_installation(db, firm, prefix)
     return created
+
+
+def _register_installation(db: Database, firm: Any, prefix: str) -> None:
+    """The firm's installation, which its carbon.recorded events name (intake requires it).
+
+    The cluster's firms are all in China; the city is a placeholder (the firm name's first word).
+    """
+    with db.read() as s:
+        if carbon_store.installation(s, fold(firm.installation)) is not None:
+            return
+    put_installation(db, OPERATOR, firm.installation,
+                     {"name": firm.name, "country": "CN", "city": firm.name.split()[0]}, prefix)
 
 
 def pending_chunks(db: Database, plan: ClusterPlan, size: int) -> tuple[list[MintChunk], int]:

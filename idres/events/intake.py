@@ -9,7 +9,7 @@ from idres.auth import Identity
 from idres.config import Config
 from idres.errors import from_validation, BadRequest, HandleError, HandleNotFound, NotAuthorized
 from idres.handles import Handle, fold, is_within, parse_handle, prefix_record
-from idres.storage import records
+from idres.storage import carbon as carbon_store, records
 from idres.storage.engine import Session
 from schemas.events import REFERENCES, SUBJECTS, load_event
 
@@ -122,3 +122,25 @@ def require_existing(s: Session, subjects: Named, references: Named) -> None:
     for handle, field in handles:
         if handle.key not in present:
             raise HandleNotFound(f"{handle.text} is not registered on this node", field=field)
+
+
+def require_installations(s: Session, events: list[dict], base: str) -> None:
+    """A ``carbon.recorded`` event must name a registered installation (422 naming the field).
+
+    Checked here so that a record no roll-up could use never reaches the
+    log; the roll-up still checks too, for logs written before this check.
+    Only ``carbon.recorded`` is checked: a ``commissioned`` event's
+    ``installation`` is a free-text place until a roll-up needs its default.
+    """
+    known: dict[str, bool] = {}
+    for i, event in enumerate(events):
+        if event["event_type"] != "carbon.recorded":
+            continue
+        key = fold(event["installation_id"])
+        if key not in known:
+            known[key] = carbon_store.installation(s, key) is not None
+        if not known[key]:
+            where = f"{base}[{i}]" if base == "events" else base
+            raise BadRequest(f"installation {event['installation_id']!r} is not registered: add it with "
+                             f"PUT /api/carbon/installations/{event['installation_id']}",
+                             field=f"{where}.installation_id", status=422)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from idres.handles import fold
-from idres.storage import projections as proj
+from idres.storage import projections as proj, shipments
 from idres.storage.engine import Session
 
 
@@ -54,6 +54,7 @@ class _Batch:
         self.session = s
         self.changes: dict[str, dict[str, Any]] = {}  # handle key -> changed columns
         self.carbon: list[tuple] = []
+        self.shipments: list[tuple] = []
 
     def one(self, sql: str, params: Any = ()) -> Any:
         return self.session.one(sql, params)
@@ -70,8 +71,10 @@ class _Batch:
     def flush(self) -> None:
         proj.change_states(self.session, [self.changes[k] for k in sorted(self.changes)])
         proj.insert_carbon_rows(self.session, self.carbon)
+        shipments.insert(self.session, self.shipments)
         self.changes.clear()
         self.carbon.clear()
+        self.shipments.clear()
 
 
 def _touch(s: _Batch, seq: int, event: dict, handle: str, **changes: Any) -> None:
@@ -159,6 +162,11 @@ def _moved(status: str) -> Callable[[_Batch, int, dict], None]:
     return apply
 
 
+def _shipped(s: _Batch, seq: int, e: dict) -> None:
+    _moved("in_transit")(s, seq, e)
+    s.shipments += shipments.rows_of(seq, e, fold)  # the CBAM reports' shipments projection
+
+
 def _inspected(s: _Batch, seq: int, e: dict) -> None:
     for handle in e["handles"]:
         _touch(s, seq, e, handle, inspection=e["result"])
@@ -183,7 +191,7 @@ def _carbon(s: _Batch, seq: int, e: dict) -> None:
 
 APPLY: dict[str, Callable[[_Batch, int, dict], None]] = {
     "commissioned": _commissioned, "assembled": _assembled, "disassembled": _disassembled,
-    "transformed": _transformed, "shipped": _moved("in_transit"), "received": _moved("received"),
+    "transformed": _transformed, "shipped": _shipped, "received": _moved("received"),
     "inspected": _inspected, "recalled": _recalled, "scrapped": _scrapped, "carbon.recorded": _carbon,
 }
 

@@ -8,7 +8,8 @@ from typing import Any, Callable
 from idres.auth import Identity
 from idres.config import Config
 from idres.errors import HandleNotFound
-from idres.events.intake import EventConflict, authorize, body_base, parse_events, require_existing
+from idres.events.intake import (EventConflict, authorize, body_base, parse_events, require_existing,
+                                 require_installations)
 from idres.events.projector import ProjectionConflict, apply_events
 from idres.handles import parse_handle
 from idres.storage import Database, projections, records
@@ -32,6 +33,7 @@ def record_events(db: Database, config: Config, log: Log, who: Identity, body: A
     try:
         with db.write() as s:
             require_existing(s, subjects, references)
+            require_installations(s, events, base)
             result = log.append(s, events)
             _project(s, result.receipts, events, base)
             checkpoint = result.checkpoint or log.ensure_checkpoint(s)

@@ -60,6 +60,13 @@ class Database(ABC):
     def read(self) -> Any:
         """Context manager yielding a :class:`Session` for reads."""
 
+    def snapshot(self) -> Any:
+        """Like :meth:`read`, with every statement seeing one snapshot (reports over many reads).
+
+        A SQLite read transaction already does (WAL: from its first read on).
+        """
+        return self.read()
+
     @abstractmethod
     def write(self) -> Any:
         """Context manager yielding a :class:`Session` in a write transaction."""
@@ -81,8 +88,10 @@ class Database(ABC):
 
 
 DDL = {
-    "sqlite": {"serial_pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "binary": "COLLATE BINARY"},
-    "postgres": {"serial_pk": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "binary": 'COLLATE "C"'},
+    "sqlite": {"serial_pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "binary": "COLLATE BINARY",
+               "dialect": "sqlite"},
+    "postgres": {"serial_pk": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "binary": 'COLLATE "C"',
+                 "dialect": "postgres"},
 }
 
 
@@ -174,6 +183,13 @@ class PostgresDatabase(Database):
 
     def read(self) -> Any:
         return self._transaction()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """REPEATABLE READ: under READ COMMITTED each statement would see later commits."""
+        with self._transaction() as s:
+            s.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield s
 
     def write(self) -> Any:
         return self._transaction()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from idres.storage import carbon, genealogy, projections
+from idres.storage import carbon, federation, genealogy, projections, shipments
 from idres.storage.engine import Database, Session
 from ledger import store as ledger_store
 
@@ -50,6 +50,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (3, "ledger projections: part state, genealogy, carbon, handle index", projections.SCHEMA),
     (5, "carbon: installations, part types, CBAM default values", carbon.SCHEMA),
     (6, "trace: part dates from the log, parts by folded batch", genealogy.SCHEMA),
+    (7, "cbam reports: shipments projection, filled from the log", shipments.SCHEMA),
+    (8, "federation: registrations upward, resolution counts per prefix", federation.SCHEMA),
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from idres.storage.engine import Session
 
-TABLES = ("part_state", "genealogy_edges", "carbon_records", "handle_events")
+TABLES = ("part_state", "genealogy_edges", "carbon_records", "handle_events", "shipments")
 
 SCHEMA: list[str] = [
     """CREATE TABLE part_state (

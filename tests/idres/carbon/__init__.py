@@ -13,7 +13,8 @@ posted through the public API.  Masses are grams, so 1,000 t = 10^9 g.
     multi   ALU-LOT-1 (1.6/6.4) 55 kg --> BLOCK K1 (40 kg, own 20 kg / 10 kg),
             K1 assembles A1, A2 (52 g each) and spring S1 (30 g, CN 7320: no CBAM good, no data)
     share   ROD-LOT-2 (2.0) 3 kg --> G1 (52 g, BOLT-LOT-6) and G2 (104 g, BOLT-LOT-7)
-    bad     ROD-LOT-X recorded at unregistered NOPE-9 --> X1 (BOLT-LOT-5);
+    bad     ROD-LOT-X recorded at unregistered NOPE-9 (appended past intake, as before it checked
+            installations) --> X1 (BOLT-LOT-5);
             MIX-LOT recorded at CN-MILL-A and at IN-MILL-B
 """
 from __future__ import annotations
@@ -21,6 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from idres.events.projector import apply_events
+from idres.ledger_key import load_signer
+from ledger.log import Log
 from tests.conftest import ADMIN_AUTH, ENT, ENT_AUTH, OTHER, OTHER_AUTH
 from tests.idres.events import SHA, T0, accepted, event, mint_parts
 
@@ -117,7 +121,6 @@ def _bolt_events(h: dict[str, str]) -> dict[str, dict[str, Any]]:
             "t-G": transformed([("batch", "ROD-LOT-2", 3_000)], [h["G1"], h["G2"]]),
             "co2-BOLT-LOT-6": carbon("CN-BOLT-01", 100, 0, 1_000, batch="BOLT-LOT-6"),
             "co2-BOLT-LOT-7": carbon("CN-BOLT-01", 200, 0, 2_000, batch="BOLT-LOT-7"),
-            "co2-ROD-LOT-X": carbon("NOPE-9", 2_000, 0, 1_000, batch="ROD-LOT-X"),
             "t-X": transformed([("batch", "ROD-LOT-X", 1_000)], [h["X1"]]),
             "co2-BOLT-LOT-5": carbon("CN-BOLT-01", 100, 0, 1_000, batch="BOLT-LOT-5"),
             "co2-MIX-1": carbon("CN-MILL-A", 2_000, 0, 1_000, batch="MIX-LOT"),
@@ -131,6 +134,16 @@ def _block_events(h: dict[str, str]) -> dict[str, dict[str, Any]]:
             "t-K": transformed([("batch", "ALU-LOT-1", 55_000)], [h["K1"]]),
             "a-K": event("assembled", T0, ENT, parent=h["K1"], children=[h["A1"], h["A2"], h["S1"]]),
             "co2-K1": carbon("CN-ENG-01", 20_000, 10_000, 40_000, handle=h["K1"])}
+
+
+def _legacy(db, config, plant: Plant, events: dict[str, dict[str, Any]]) -> None:
+    """Append events straight to the log and projections, as a node did before intake checked
+    installations (the roll-up must still refuse a record at an unregistered installation)."""
+    log = Log(load_signer(config), load_signer(config).name)
+    with db.write() as s:
+        result = log.append(s, list(events.values()))
+        apply_events(s, [(r.seq, e) for r, e in zip(result.receipts, events.values())])
+    plant.seq.update(zip(events, (r.seq for r in result.receipts)))
 
 
 def _post(client, plant: Plant, events: dict[str, dict[str, Any]], auth: dict) -> None:
@@ -148,4 +161,5 @@ def build(client, db, config) -> Plant:
     plant.h.update(zip(names, mint_parts(db, config, ENT, len(names), "P-{seq:03}")))
     _post(client, plant, _mill_events(plant.h), OTHER_AUTH)
     _post(client, plant, {**_bolt_events(plant.h), **_block_events(plant.h)}, ENT_AUTH)
+    _legacy(db, config, plant, {"co2-ROD-LOT-X": carbon("NOPE-9", 2_000, 0, 1_000, batch="ROD-LOT-X")})
     return plant

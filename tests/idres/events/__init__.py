@@ -55,6 +55,10 @@ def setup_parts(client, db, config, ent: int = 6, other: int = 2) -> tuple[list[
     """Mint and commission ``ent`` parts of 88.118.8 and ``other`` of 88.118.9."""
     from tests.conftest import OTHER_AUTH
 
+    # carbon.recorded events must name a registered installation
+    r = client.put("/api/carbon/installations/INST-1", json={"name": "Test plant", "country": "CN",
+                                                             "city": "Ningbo"}, headers=ENT_AUTH)
+    assert r.status_code in (200, 201), r.json
     mine = mint_parts(db, config, ENT, ent)
     theirs = mint_parts(db, config, OTHER, other) if other else []
     accepted(client, {"events": [commissioned(h) for h in mine]})

@@ -73,6 +73,9 @@ def build_cluster(send: Send) -> Cluster:
     vehicle, engine = f"{ENT}/VIN-LSV2026000001", f"{ENT}/Eng-2026-000123"
     bolts = [f"{ENT}/BOLT-{i:04}" for i in (1, 2, 3)]
     casting, fresh = f"{ENT}/CASTING-77", f"{ENT}/NEW-1"
+    status, body = send("PUT", "/api/carbon/installations/INST-1",  # carbon.recorded names it
+                        {"name": "Test plant", "country": "CN", "city": "Ningbo"})
+    assert status in (200, 201), body
     register(send, vehicle, values("VEHICLE", manufacturer="Example Motors"))
     register(send, engine, values("ENGINE-1.5T", description="1.5 l turbo petrol engine",
                                   manufacturer="Example Engines Co.", batch="EB-7",
