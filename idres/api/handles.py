@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from idres.api.context import caller, flag, int_arg, is_uint, json_body, node, respond
 from idres.auth import require_authenticated
 from idres.errors import BadRequest
+from idres.federation.routing import Router, hop_headers
 from idres.registrar import PutRequest, delete_handle, put_handle
-from idres.resolver import ResolveQuery, list_prefix, resolve
+from idres.resolver import ResolveQuery, list_prefix
 
 bp = Blueprint("handles", __name__, url_prefix="/api/handles")
 
@@ -39,16 +40,27 @@ def list_handles() -> Any:
 
 @bp.get("/<path:handle>")
 def get_handle(handle: str) -> Any:
-    """Resolve a handle, optionally filtered by type and index."""
+    """Resolve a handle here, or refer or recurse to the node that holds it."""
+    authoritative = do_not_refer = False
     if request.query_string:
         indexes, _ = _indexes()
         query = ResolveQuery(handle, tuple(request.args.getlist("type")), indexes or (),
                              flag("publicOnly", False))
-        flag("auth", False), flag("doNotRefer", False)  # validated; this node is authoritative
+        authoritative, do_not_refer = flag("auth", False), flag("doNotRefer", False)
     else:
         query = ResolveQuery(handle)  # the common case: no parameters to parse
-    n = node()
-    return respond(resolve(n.db, n.config, caller(), query))
+    hop = hop_headers(request.headers)
+    return respond(_router().resolve(caller(), query, recursion=hop[0], via=hop[1],
+                                     do_not_refer=do_not_refer, authoritative=authoritative))
+
+
+def _router() -> Router:
+    """This app's router (one per worker: its answer cache is per process)."""
+    routers = current_app.extensions
+    if "idres.router" not in routers:
+        n = node()
+        routers["idres.router"] = Router(n.db, n.config)
+    return routers["idres.router"]
 
 
 @bp.put("/<path:handle>")
