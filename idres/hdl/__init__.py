@@ -1,0 +1,10 @@
+"""The binary Handle protocol (RFC 3652) on UDP and TCP, port 2641 by default.
+
+- :mod:`idres.hdl.wire`: envelope, header, bodies and their bounded decoding;
+- :mod:`idres.hdl.records` and :mod:`idres.hdl.site`: values in the RFC 3651 layout;
+- :mod:`idres.hdl.answer`: the seam: :func:`~idres.hdl.answer.build_answer`
+  chooses what answers a request (local records today, the federation router later);
+- :mod:`idres.hdl.exchange`: one request to one response, transport-free;
+- :mod:`idres.hdl.server`: the asyncio UDP/TCP server;
+- :mod:`idres.hdl.client`: a blocking client (UDP with retries, TCP).
+"""
