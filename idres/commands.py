@@ -1,14 +1,16 @@
 """The ``idres`` subcommands (registered on :data:`idres.cli.cli`)."""
 from __future__ import annotations
 
-import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
 
 from idres import demo as demo_data
-from idres.cli import Context, cli, echo_json, gunicorn_argv, read_secret
+from idres import supervisor
+from idres.cli import Context, cli, echo_json, read_secret
+from idres.config import Config
 from idres.auth import OPERATOR
 from idres.minting import MintRequest, mint
 from idres.node import create_prefix, init_node, list_prefixes
@@ -36,13 +38,39 @@ def init(ctx: Context, admin_secret_stdin: bool) -> None:
 @cli.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--hdl-host", help="binary Handle protocol address [IDRES_HDL_HOST, 127.0.0.1]")
+@click.option("--hdl-port", type=click.IntRange(0, 65535),
+              help="binary Handle protocol port, UDP and TCP; 0: off [IDRES_HDL_PORT, 2641]")
 @pass_ctx
-def serve(ctx: Context, bind: str, workers: int) -> None:
-    """Serve the HTTP API with gunicorn (migrations are applied first)."""
+def serve(ctx: Context, bind: str, workers: int, hdl_host: str | None, hdl_port: int | None) -> None:
+    """Serve the HTTP API (gunicorn) and the binary Handle protocol until SIGTERM/SIGINT.
+
+    Migrations are applied first.  Background tasks registered in
+    idres.serve_tasks run beside the servers.
+    """
     migrate(ctx.db)
     ctx.db.close()
-    argv, env = gunicorn_argv(ctx.config, bind, workers)
-    os.execvpe(argv[0], argv, env)
+    config = _hdl_config(ctx.config, hdl_host, hdl_port)
+    sys.exit(supervisor.serve(config, bind, workers))
+
+
+@cli.command("serve-hdl")
+@click.option("--host", help="address to listen on [IDRES_HDL_HOST, 127.0.0.1]")
+@click.option("--port", type=click.IntRange(1, 65535), help="UDP and TCP port [IDRES_HDL_PORT, 2641]")
+@pass_ctx
+def serve_hdl(ctx: Context, host: str | None, port: int | None) -> None:
+    """Serve only the binary Handle protocol (RFC 3652) until SIGTERM/SIGINT."""
+    config = _hdl_config(ctx.config, host, port)
+    if not config.hdl_port:
+        raise click.UsageError("the binary protocol is off (IDRES_HDL_PORT=0): give --port")
+    migrate(ctx.db)
+    ctx.db.close()
+    sys.exit(supervisor.serve_hdl(config))
+
+
+def _hdl_config(config: Config, host: str | None, port: int | None) -> Config:
+    return replace(config, hdl_host=host or config.hdl_host,
+                   hdl_port=config.hdl_port if port is None else port)
 
 
 @cli.group()
@@ -62,19 +90,35 @@ def prefix_create(ctx: Context, name: str, secret_stdin: bool) -> None:
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"created {record}; log in as 300:{record}")
+    state = next((r["upstream"] for r in list_prefixes(ctx.db) if r["record"] == record), None)
+    if state is not None:
+        click.echo(f"upstream {state['upstream']}: {upstream_text(state)}")
 
 
 @prefix.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def prefix_list(ctx: Context, as_json: bool) -> None:
-    """List prefix records and their handle counts."""
+    """List prefix records, their handle counts and their registration upward."""
     rows = list_prefixes(ctx.db)
     if as_json:
         echo_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['prefix']:<20} {row['handles']:>10} handles")
+        state = "" if row["upstream"] is None else "  " + upstream_text(row["upstream"])
+        click.echo(f"{row['prefix']:<20} {row['handles']:>10} handles{state}")
+
+
+def upstream_text(state: dict[str, Any]) -> str:
+    """One line for a registration upward: registered, pending (with why) or conflict."""
+    if state["state"] == "registered":
+        return f"registered {state['registeredAt']}"
+    if state["state"] == "pending" and not state["attempts"]:
+        return f"pending (not tried yet, next try {state['nextTry']})"
+    text = f"{state['state']} ({state['attempts']} attempt{'s' if state['attempts'] != 1 else ''}"
+    if state["nextTry"]:
+        text += f", next try {state['nextTry']}"
+    return text + f"): {state['lastError']}"
 
 
 def _parse_values(pairs: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -136,4 +180,5 @@ from idres import ledger_commands  # noqa: E402,F401  (registers `idres ledger`)
 from idres import anchor_commands  # noqa: E402,F401  (registers `idres ledger anchor`)
 from idres import label_commands, trace_commands  # noqa: E402,F401  (issue 4 commands)
 from idres import carbon_commands  # noqa: E402,F401  (issue 5 commands)
+from idres.federation import commands as federation_commands  # noqa: E402,F401  (issue 6)
 from idres import pcf_commands  # noqa: E402,F401  (issue 5: idres pcf)

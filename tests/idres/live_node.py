@@ -1,7 +1,7 @@
 """A real node: a database set up with the ``idres`` CLI, served by ``idres serve``.
 
 Nothing is mocked: the CLI runs as a subprocess (secrets on stdin), ``serve``
-execs gunicorn with two workers on a free port, and the tests talk HTTP to it.
+runs gunicorn with two workers on a free port (binary protocol off), and the tests talk HTTP to it.
 The server runs in its own process group, which teardown always terminates.
 """
 from __future__ import annotations
@@ -65,19 +65,23 @@ class LiveNode:
         return self.log_path.read_text(errors="replace")
 
     def worker_pids(self) -> list[int]:
-        """Children of the gunicorn master (``serve`` execs it, so it is our pid)."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == self.proc.pid:
-                pids.append(int(entry.name))
-        return pids
+        """Children of the gunicorn master (``serve`` runs it as its child process)."""
+        masters = _children(self.proc.pid)
+        return [pid for master in masters for pid in _children(master)]
+
+
+def _children(parent: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            pids.append(int(entry.name))
+    return pids
 
 
 def _wait_ready(proc: subprocess.Popen, url: str, log_path: Path) -> None:
@@ -130,7 +134,7 @@ def live_node(database: str, tmp_path: Path, workers: int = 2) -> Iterator[LiveN
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [str(IDRES), "--database", database, "--base-url", url, "serve",
-             "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--hdl-port", "0"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=cli_env(home), cwd=home, start_new_session=True)
     try:
