@@ -104,6 +104,9 @@ DEFAULT_METHOD_RATE = 0.2   # chance that a raw lot's carbon data are default va
 BOLT_SAMPLE = 5             # M10 bolts inspected per wave
 BLOCK_DEFECTS = ("BOLT-TORQUE-LOW", "BOLT-THREAD-STRIPPED")
 BOLT_DEFECTS = ("HARDNESS-LOW", "THREAD-DAMAGE", "COATING-DEFECT")
+# With ClusterSpec.exports_per_vehicle > 0, the fastener and bracket makers also ship M10 bolts
+# (CN 7318) and brackets (CN 7326), both CBAM goods, to an importer in the EU, named by its EORI number.
+EU_IMPORTER = "DE0123456789012"
 DEALERS = tuple(f"DLR-{city}-{n:02d}" for city in ("SHANGHAI", "HANGZHOU", "NANJING", "HEFEI")
                 for n in (1, 2, 3))
 

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Callable, TextIO
 
+from idres.cluster.catalogue import EU_IMPORTER
 from idres.cluster.layout import MAX_VEHICLES_PER_WAVE, MIN_PARTS, ClusterSpec
 from idres.cluster.loader import DEFAULT_BATCH, ClusterLoadError, load_cluster
 from idres.cluster.plan import ClusterPlan
@@ -45,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
                    help="the firms get prefixes <node>.<base> .. <node>.<base+7> (default 20)")
     p.add_argument("--vehicles-per-wave", type=int, default=20,
                    help=f"vehicles per production shift (1..{MAX_VEHICLES_PER_WAVE}; default 20)")
+    p.add_argument("--exports-per-vehicle", type=int, default=0,
+                   help="per vehicle, also make this many M10 bolts and brackets and ship them to an "
+                   f"EU importer (EORI {EU_IMPORTER}); CBAM goods for the reports (default 0: none)")
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH,
                    help=f"events per record_events call (default {DEFAULT_BATCH})")
     p.add_argument("--dry-run", action="store_true", help="print the plan's numbers; touch no database")
@@ -71,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         plan = ClusterPlan(ClusterSpec(parts=args.parts, seed=args.seed, node_prefix=config.node_prefix,
                                        prefix_base=args.prefix_base,
-                                       vehicles_per_wave=args.vehicles_per_wave))
+                                       vehicles_per_wave=args.vehicles_per_wave,
+                                       exports_per_vehicle=args.exports_per_vehicle))
     except ValueError as err:
         print(f"gen_cluster: {err}", file=sys.stderr)
         return 2

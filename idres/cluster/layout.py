@@ -25,6 +25,7 @@ from idres.cluster.catalogue import (BLOCK_BOLTS, BLOCK_DEFECTS, ENGINE_BRACKETS
 
 MIN_PARTS = 50
 MAX_VEHICLES_PER_WAVE = 50
+MAX_EXPORTS_PER_VEHICLE = 200
 SERVICE_LEFTOVER_PERMILLE = (50, 200)   # a service lot's mass beyond what its bolts consume
 
 
@@ -38,12 +39,15 @@ class ClusterSpec:
     prefix_base: int = 20
     vehicles_per_wave: int = 20
     start: str = "2026-01-05T06:00:00+08:00"
+    exports_per_vehicle: int = 0   # per vehicle, this many M10 bolts and brackets are exported to the EU
 
     def __post_init__(self) -> None:
         if not isinstance(self.parts, int) or self.parts < MIN_PARTS:
             raise ValueError(f"parts must be an integer >= {MIN_PARTS}")
         if not 1 <= self.vehicles_per_wave <= MAX_VEHICLES_PER_WAVE:
             raise ValueError(f"vehicles_per_wave must be 1..{MAX_VEHICLES_PER_WAVE}")
+        if not 0 <= self.exports_per_vehicle <= MAX_EXPORTS_PER_VEHICLE:
+            raise ValueError(f"exports_per_vehicle must be 0..{MAX_EXPORTS_PER_VEHICLE}")
         if self.prefix_base < 0:
             raise ValueError("prefix_base must be >= 0")
         if datetime.fromisoformat(self.start).utcoffset() is None:
@@ -105,7 +109,9 @@ class Wave:
 
     ``first`` maps each part kind to the sequence number of the wave's first
     handle of that kind; ``reworks`` are (block index, bolt position, defect
-    code); ``draws`` map each output kind to the (lot seq, grams) it consumes.
+    code); ``draws`` map each output kind to the (lot seq, grams) it consumes;
+    ``exports`` M10 bolts and as many brackets are made for the EU importer
+    (numbered after the wave's other bolts and brackets).
     """
 
     index: int
@@ -116,12 +122,13 @@ class Wave:
     draws: dict[str, tuple[tuple[int, int], ...]]
     first: dict[str, int]
     closes_batch: bool = False
+    exports: int = 0
 
     def count(self, kind: str) -> int:
         """Handles of ``kind`` this wave creates (lots: those it opens)."""
         v = self.vehicles
-        per = {"bolt_m10": BLOCK_BOLTS * v + len(self.reworks), "bolt_m8": GEARBOX_BOLTS * v,
-               "bracket": ENGINE_BRACKETS * v}
+        per = {"bolt_m10": BLOCK_BOLTS * v + len(self.reworks) + self.exports, "bolt_m8": GEARBOX_BOLTS * v,
+               "bracket": ENGINE_BRACKETS * v + self.exports}
         if kind in per:
             return per[kind]
         if kind in ("wire_rod", "sheet", "al_lot"):
@@ -130,7 +137,7 @@ class Wave:
 
     @property
     def handles(self) -> int:
-        return PARTS_PER_VEHICLE * self.vehicles + len(self.reworks) + len(self.opened)
+        return PARTS_PER_VEHICLE * self.vehicles + len(self.reworks) + len(self.opened) + 2 * self.exports
 
 
 @dataclass(frozen=True)
@@ -180,17 +187,19 @@ def _wave(spec: ClusterSpec, index: int, vehicles: int, batch: int, stocks: dict
         if rng.random() < REWORK_RATE:
             reworks.append((block, rng.randrange(BLOCK_BOLTS), rng.choice(BLOCK_DEFECTS)))
     opened: list[tuple[str, int, int]] = []
-    m10 = BLOCK_BOLTS * vehicles + len(reworks)
+    exports = spec.exports_per_vehicle * vehicles
+    m10 = BLOCK_BOLTS * vehicles + len(reworks) + exports
     draws = {
         "bolt_m10": stocks["wire_rod"].draw(m10 * KIND_BY_KEY["bolt_m10"].consumed_g, opened),
         "bolt_m8": stocks["wire_rod"].draw(GEARBOX_BOLTS * vehicles * KIND_BY_KEY["bolt_m8"].consumed_g,
                                            opened),
-        "bracket": stocks["sheet"].draw(ENGINE_BRACKETS * vehicles * KIND_BY_KEY["bracket"].consumed_g,
-                                        opened),
+        "bracket": stocks["sheet"].draw((ENGINE_BRACKETS * vehicles + exports)
+                                        * KIND_BY_KEY["bracket"].consumed_g, opened),
         "block": stocks["al_lot"].draw(vehicles * _al_share("block"), opened),
         "housing": stocks["al_lot"].draw(vehicles * _al_share("housing"), opened),
     }
-    return Wave(index, vehicles, batch, tuple(reworks), tuple(opened), draws, dict(counters))
+    return Wave(index, vehicles, batch, tuple(reworks), tuple(opened), draws, dict(counters),
+                exports=exports)
 
 
 def layout(spec: ClusterSpec) -> Layout:

@@ -23,6 +23,7 @@ from idres.auth import OPERATOR
 from idres.carbon.reference import put_installation
 from idres.config import Config
 from idres.cluster.plan import ClusterPlan, MintChunk
+from idres.cluster.reference import register_part_types
 from idres.events.service import b64, record_events
 from idres.handles import fold, prefix_record
 from idres.ledger_key import load_signer
@@ -217,6 +218,7 @@ def load_cluster(db: Database, config: Config, plan: ClusterPlan, batch: int = D
     report = LoadReport(parts=plan.layout.parts)
     t = time.monotonic()
     report.secrets = create_prefixes(db, config, plan)
+    register_part_types(db, plan)
     report.prefix_seconds = time.monotonic() - t
     t = time.monotonic()
     report.minted = mint_plan(db, config, plan, progress)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from idres.cluster.catalogue import (BATCH_FACTORS, BLOCK_BOLTS, BOLT_DEFECTS, BOLT_NC_RATE,
-                                     BOLT_SAMPLE, DEALERS, DEFAULT_METHOD_RATE, ENGINE_BRACKETS,
+                                     BOLT_SAMPLE, DEALERS, DEFAULT_METHOD_RATE, ENGINE_BRACKETS, EU_IMPORTER,
                                      FIRM_BY_KEY, FIRMS, GEARBOX_BOLTS, KIND_BY_KEY, KINDS,
                                      LOT_FACTORS, Firm, mint_values)
 from idres.cluster.layout import ClusterSpec, Layout, Wave, layout
@@ -132,7 +132,9 @@ class ClusterPlan:
                 "service_bolts": lay.service.bolts if lay.service else 0,
                 "handles": dict(lay.totals), "prefixes": dict(self.prefixes),
                 "starts": self.start.isoformat(),
-                "ends_before": self.wave_start(len(lay.waves) + (1 if lay.service else 0)).isoformat()}
+                "ends_before": self.wave_start(len(lay.waves) + (1 if lay.service else 0)).isoformat(),
+                **({"exported": 2 * sum(w.exports for w in lay.waves), "eu_importer": EU_IMPORTER}
+                   if self.spec.exports_per_vehicle else {})}
 
     def wave_start(self, index: int) -> datetime:
         """When wave ``index`` begins (the service lot's slot is the one after the last wave)."""
@@ -265,11 +267,15 @@ class _WaveEvents:
         self.inspect(80, "bracket", [(b, None) for b in h["bracket"][:2]])
         if wave.closes_batch:
             self.batch_carbon(wave)
-        # Minute 100: components shipped to the assemblers (received at 130).
-        self.ship(100, "fastener", "casting", h["bolt_m10"])
+        # Minute 100: components shipped to the assemblers (received at 130), exports to the EU.
+        x = wave.exports
+        self.ship(100, "fastener", "casting", h["bolt_m10"][:len(h["bolt_m10"]) - x])
         self.ship(100, "fastener", "gearbox", h["bolt_m8"], seconds=10)
-        self.ship(100, "bracket", "engine", h["bracket"], seconds=20)
+        self.ship(100, "bracket", "engine", h["bracket"][:len(h["bracket"]) - x], seconds=20)
         self.ship(100, "casting", "gearbox", h["housing"], seconds=30)
+        if x:
+            self.ship(100, "fastener", EU_IMPORTER, h["bolt_m10"][-x:], seconds=40)
+            self.ship(100, "bracket", EU_IMPORTER, h["bracket"][-x:], seconds=50)
 
     def subassemblies(self, wave: Wave, h: dict[str, list[str]]) -> None:
         """Minute 145-240: cylinder blocks and gearboxes, block inspection, rework, shipping."""
