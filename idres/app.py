@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from idres.api import carbon, handles, labels, ledger, openapi, pact, prefixes, scan, stats, trace
+from idres.api import carbon, handles, labels, ledger, openapi, pact, prefixes, reports, scan, stats, trace
 from idres.api.context import Node
 from idres.api.errors import register_error_handlers
 from idres.config import Config, load_config
@@ -26,7 +26,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["idres"] = Node(cfg, open_database(cfg.database, cfg.pool_size))
     # scan.bp last: its /<path:handle> page must not shadow the API.
     for bp in (ledger.bp, handles.bp, prefixes.bp, openapi.bp, trace.bp, labels.bp, carbon.bp,
-               pact.bp, stats.bp, scan.bp):
+               pact.bp, stats.bp, reports.bp, scan.bp):
         app.register_blueprint(bp)
     register_error_handlers(app)
     return app

@@ -182,3 +182,4 @@ from idres import label_commands, trace_commands  # noqa: E402,F401  (issue 4 co
 from idres import carbon_commands  # noqa: E402,F401  (issue 5 commands)
 from idres.federation import commands as federation_commands  # noqa: E402,F401  (issue 6)
 from idres import pcf_commands  # noqa: E402,F401  (issue 5: idres pcf)
+from idres import cbam_commands  # noqa: E402,F401  (issue 5: idres cbam quarterly|annual)

@@ -163,3 +163,37 @@ def build(client, db, config) -> Plant:
     _post(client, plant, {**_bolt_events(plant.h), **_block_events(plant.h)}, ENT_AUTH)
     _legacy(db, config, plant, {"co2-ROD-LOT-X": carbon("NOPE-9", 2_000, 0, 1_000, batch="ROD-LOT-X")})
     return plant
+
+
+# --- shipments for the CBAM reports (a separate step after build(): the seqs above stay put) ----------
+
+IMPORTER, HEAVY_IMPORTER = "EU-IMP-1", "EU-IMP-2"
+Q4_2026 = "2026-11-20T10:00:00+01:00"
+# 2026-10-01T01:00+02:00 is 2026-09-30T23:00Z: the third quarter, not the fourth
+EDGE_OF_Q3 = "2026-10-01T01:00:00+02:00"
+HEAVY_T = 60 * TON  # 60 t: over the 50 t de-minimis threshold
+
+
+def ship(handles: list[str], when: str, to_party: str = IMPORTER, actor: str = ENT) -> dict[str, Any]:
+    return event("shipped", when, actor, handles=handles, from_party=actor, to_party=to_party)
+
+
+def ship_goods(client, db, config, plant: Plant) -> Plant:
+    """ENT ships bolts (and the block K1) to EU-IMP-1 in 2026-Q4, D1 again in 2027 and 2028, the
+    spring S1 at the very end of Q3; OTHER makes HEAVY, a 60 t rod lot at IN-MILL-B without carbon
+    data (the default: '*',7213 = 3.00 / 0.90), and ships it to EU-IMP-2."""
+    h = plant.h
+    (plant.h["HEAVY"],) = mint_parts(db, config, OTHER, 1, "HEAVY-{seq:03}")
+    _post(client, plant, {
+        "s-2026": ship([h[n] for n in ("A3", "B1", "B2", "D1", "E1", "G1", "G2", "K1")], Q4_2026),
+        "s-2027": ship([h["D1"]], "2027-02-01T09:00:00Z"),
+        "s-2028": ship([h["D1"]], "2028-02-01T09:00:00Z"),
+        "s-Q3": ship([h["S1"]], EDGE_OF_Q3)}, ENT_AUTH)
+    _post(client, plant, {
+        "c-HEAVY": part(h["HEAVY"], "ROD-5.5", "IN-MILL-B", HEAVY_T, OTHER),
+        "s-HEAVY": ship([h["HEAVY"]], "2026-12-01T08:00:00Z", HEAVY_IMPORTER, OTHER)}, OTHER_AUTH)
+    return plant
+
+
+def build_with_shipments(client, db, config) -> Plant:
+    return ship_goods(client, db, config, build(client, db, config))
