@@ -57,6 +57,8 @@ class Origin:
 
 def product_urn(figure: Figure) -> str:
     subj = figure.subject
+    if subj.kind == "part":  # a handle names itself
+        return f"urn:hdl:{subj.owner}/{quote(subj.name, safe='-._~')}"
     return f"urn:hdl:{subj.owner}:{subj.kind}:{quote(subj.name, safe='-._~')}"
 
 
