@@ -37,7 +37,7 @@ class HdlServer:
         self.read_timeout, self.idle_timeout = read_timeout, idle_timeout
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdl")
         self._pending = 0
-        self._streams: set[asyncio.Task[Any]] = set()     # open TCP connections
+        self._streams: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}  # open TCP connections
         self._datagrams: set[asyncio.Task[Any]] = set()   # UDP requests being answered
         self._tcp: asyncio.AbstractServer | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -67,9 +67,11 @@ class HdlServer:
             self._tcp.close()
         if self._udp is not None:
             self._udp.close()
-        tasks = self._streams | self._datagrams
-        for task in tasks:
+        for writer in self._streams.values():
+            writer.transport.abort()  # the handler sees the connection end and returns
+        for task in self._datagrams:
             task.cancel()
+        tasks = set(self._streams) | self._datagrams
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self._tcp is not None:
@@ -113,7 +115,7 @@ class HdlServer:
         if len(self._streams) >= self.max_connections or task is None:
             writer.close()  # over the cap: refuse rather than queue
             return
-        self._streams.add(task)
+        self._streams[task] = writer
         try:
             await self._serve_stream(reader, writer)
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
@@ -121,7 +123,7 @@ class HdlServer:
         except Exception:
             log.exception("TCP connection failed")
         finally:
-            self._streams.discard(task)
+            self._streams.pop(task, None)
             writer.close()
 
     async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
