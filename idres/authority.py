@@ -2,6 +2,14 @@
 
 A node holds its own prefix (``88.118``), the enterprise prefixes beneath it
 whose ``0.NA/<prefix>`` records it stores, and those ``0.NA/`` records.
+
+Roles differ in two ways.  A ``top-level`` node (``88``) holds only prefix
+records of the nodes below it: handles under ``88.118`` live on the secondary
+node, so the top-level node answers rc 301 for them.  And a top-level node
+takes registrations of derived prefixes: the key of ``0.NA/88.118`` (whose
+record grants it ADD_NA) may create ``0.NA/88.118.<n>`` records there, and
+nothing outside ``88.118``.  Secondary and enterprise nodes hold the handles
+of the prefixes they create, ``<node prefix>.<n>``.
 """
 from __future__ import annotations
 
@@ -36,6 +44,21 @@ def check_enterprise_prefix(config: Config, prefix: str) -> None:
                             f"not {prefix}", field="handle")
 
 
+_SEGMENT = r"\.(0|[1-9][0-9]{0,8})"
+
+
+def check_new_prefix(s: Session, config: Config, prefix: str) -> None:
+    """A new prefix record's name: ``<node prefix>.<n>``, or on a top-level node also
+    ``<P>.<n>`` for a prefix ``P`` whose record it holds (registered from below)."""
+    parent, _, _ = prefix.rpartition(".")
+    if (config.node_role == "top-level" and fold(parent) != fold(config.node_prefix)
+            and is_within(parent, config.node_prefix)
+            and re.fullmatch(re.escape(fold(parent)) + _SEGMENT, fold(prefix))
+            and records.handle_exists(s, prefix_record(parent).key)):
+        return
+    check_enterprise_prefix(config, prefix)
+
+
 def check_responsible(s: Session, config: Config, handle: Handle) -> None:
     """Raise rc 301 unless this node holds the handle's prefix."""
     node = config.node_prefix
@@ -44,17 +67,36 @@ def check_responsible(s: Session, config: Config, handle: Handle) -> None:
             return
     elif fold(handle.prefix) == fold(node):
         return
-    elif is_within(handle.prefix, node) and records.handle_exists(s, prefix_record(handle.prefix).key):
+    elif (config.node_role != "top-level" and is_within(handle.prefix, node)
+          and records.handle_exists(s, prefix_record(handle.prefix).key)):
         return
     raise NotResponsible(handle=handle.text)
 
 
 def _home_allowed(config: Config, who: Identity, handle: Handle) -> bool:
-    """The hard boundary: a key for one prefix never acts under another."""
+    """The hard boundary: a key for one prefix never acts under another.
+
+    The one widening: on a top-level node a secondary's key may act on prefix
+    records derived from its own prefix (``0.NA/88.118.*`` for ``88.118``).
+    """
     home = fold(who.home_prefix)
     if handle.is_prefix_record:
-        return home in {fold(config.node_prefix), fold(handle.suffix)}
+        if home in {fold(config.node_prefix), fold(handle.suffix)}:
+            return True
+        return config.node_role == "top-level" and is_within(handle.suffix, home)
     return home == fold(handle.prefix)
+
+
+def _delegated(s: Session, config: Config, who: Identity, handle: Handle) -> set[str]:
+    """ADD_NA on the caller's own prefix record lets it create derived prefix records
+    (top-level nodes only).  Changing an existing one needs that record's own HS_ADMIN,
+    so a record another node registered cannot be taken over."""
+    home = who.home_prefix
+    if (config.node_role != "top-level" or fold(home) == fold(config.node_prefix)
+            or not is_within(handle.suffix, home) or fold(handle.suffix) == fold(home)):
+        return set()
+    parent = records.load_record(s, prefix_record(home).key)
+    return {"ADD_HANDLE"} if parent and "ADD_NA" in granted(s, parent.values, who) else set()
 
 
 def permissions_on(s: Session, config: Config, who: Identity | None, handle: Handle,
@@ -76,7 +118,7 @@ def permissions_on(s: Session, config: Config, who: Identity | None, handle: Han
             perms |= {"ADD_HANDLE"} | VALUE_OPS
         if "DELETE_NA" in node_perms:
             perms |= {"DELETE_HANDLE"}
-        return perms
+        return perms | _delegated(s, config, who, handle)
     # CNRI's allow_na_admins: a prefix's administrators administer its handles.
     na = records.load_record(s, prefix_record(handle.prefix).key)
     return perms | (granted(s, na.values, who) if na else set())

@@ -4,8 +4,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 ROLES = ("top-level", "secondary", "enterprise")
+WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ class Config:
     upstream_handle: str = ""    # our credentials there, "300:0.NA/<node prefix>"
     upstream_secret: str = field(default="", repr=False)  # its secret; never logged
     upstream_timeout: float = 2.0  # seconds, for every call to another node
+    hdl_public_host: str = ""    # address other nodes reach hdl_port at (default: hdl_host,
+                                 # or base_url's host when hdl_host is a wildcard)
+    upstream_retry_base: float = 1.0   # seconds before the first retry of a registration upward
+    upstream_retry_max: float = 600.0  # ceiling of the exponential backoff
+    stats_flush_seconds: float = 5.0   # how often a process writes its resolution counts
 
     @property
     def key_file(self) -> str:
@@ -53,6 +60,20 @@ class Config:
     def is_postgres(self) -> bool:
         return self.database.startswith(("postgresql://", "postgres://"))
 
+    @property
+    def registers_upward(self) -> bool:
+        """True when new prefix records are registered at the node above."""
+        return bool(self.upstream_url and self.upstream_handle)
+
+    @property
+    def hdl_address(self) -> str:
+        """The host other nodes reach this node's binary-protocol interface at."""
+        if self.hdl_public_host:
+            return self.hdl_public_host
+        if self.hdl_host not in WILDCARD_HOSTS:
+            return self.hdl_host
+        return urlsplit(self.base_url).hostname or ""
+
     def validate(self) -> "Config":
         """Reject settings the node cannot run with."""
         from idres.handles import validate_prefix
@@ -68,7 +89,32 @@ class Config:
             raise ValueError("IDRES_UPSTREAM_URL must be an http:// or https:// URL")
         if not 0 < self.upstream_timeout <= 60:
             raise ValueError("IDRES_UPSTREAM_TIMEOUT must be more than 0 and at most 60 seconds")
+        if not 0 < self.upstream_retry_base <= self.upstream_retry_max:
+            raise ValueError("IDRES_UPSTREAM_RETRY_BASE must be more than 0 and at most "
+                             "IDRES_UPSTREAM_RETRY_MAX")
+        if not 0 < self.stats_flush_seconds <= 3600:
+            raise ValueError("IDRES_STATS_FLUSH_SECONDS must be more than 0 and at most 3600")
+        self._validate_upstream()
         return self
+
+    def _validate_upstream(self) -> None:
+        """A node below another registers its prefixes there: it needs its identity and secret."""
+        if not self.upstream_url:
+            return
+        if self.node_role != "top-level" and not (self.upstream_handle and self.upstream_secret):
+            raise ValueError(f"A {self.node_role} node with IDRES_UPSTREAM_URL needs IDRES_UPSTREAM_HANDLE "
+                             f"(300:0.NA/{self.node_prefix}) and IDRES_UPSTREAM_SECRET")
+        if self.upstream_handle:
+            expected = f"0.NA/{self.node_prefix}"
+            index, sep, handle = self.upstream_handle.partition(":")
+            if not (sep and index.isascii() and index.isdigit() and handle.lower() == expected.lower()):
+                raise ValueError(f"IDRES_UPSTREAM_HANDLE must be <index>:{expected} (this node's "
+                                 f"identity at the upstream), not {self.upstream_handle!r}")
+            if not self.upstream_secret:
+                raise ValueError("IDRES_UPSTREAM_HANDLE is set but IDRES_UPSTREAM_SECRET is empty")
+        if self.hdl_port and self.hdl_address in WILDCARD_HOSTS:
+            raise ValueError("IDRES_HDL_PUBLIC_HOST must name the address other nodes reach "
+                             "the binary protocol at")
 
 
 _ENV = {
@@ -87,6 +133,10 @@ _ENV = {
     "upstream_handle": "IDRES_UPSTREAM_HANDLE",
     "upstream_secret": "IDRES_UPSTREAM_SECRET",
     "upstream_timeout": "IDRES_UPSTREAM_TIMEOUT",
+    "hdl_public_host": "IDRES_HDL_PUBLIC_HOST",
+    "upstream_retry_base": "IDRES_UPSTREAM_RETRY_BASE",
+    "upstream_retry_max": "IDRES_UPSTREAM_RETRY_MAX",
+    "stats_flush_seconds": "IDRES_STATS_FLUSH_SECONDS",
 }
 
 

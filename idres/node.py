@@ -10,7 +10,8 @@ from ledger import store as ledger_store
 from ledger.log import Log
 from ledger.note import NoteError, Signer, open_checkpoint
 from idres.registrar import PutRequest, put_handle
-from idres.storage import Database, records
+from idres.federation.upstream import site_value, utc_text
+from idres.storage import Database, federation, records
 from idres.storage.migrations import migrate
 from idres.values import ALL_PERMISSIONS
 
@@ -22,16 +23,14 @@ LEDGER_KEY_TYPE = "IDRES.LEDGER_KEY"
 
 
 def prefix_values(config: Config, prefix: str, secret: str) -> list[dict]:
-    """The values of ``0.NA/<prefix>``: HS_ADMIN, a hashed HS_SECKEY at 300, a public HS_SITE."""
+    """The values of ``0.NA/<prefix>``: HS_ADMIN, a hashed HS_SECKEY at 300, a public HS_SITE
+    naming this node's HTTP and binary-protocol interfaces (the same one the upstream gets)."""
     record = prefix_record(prefix).text
     return [
         {"index": ADMIN_INDEX, "type": "HS_ADMIN", "data": {"format": "admin", "value": {
             "handle": record, "index": SECKEY_INDEX, "permissions": ALL_PERMISSIONS}}},
         {"index": SECKEY_INDEX, "type": "HS_SECKEY", "data": secret, "permissions": "1100"},
-        {"index": SITE_INDEX, "type": "HS_SITE", "data": {"format": "site", "value": {
-            "protocolVersion": "2.10", "primarySite": True, "multiPrimary": False,
-            "servers": [{"serverId": 1, "interfaces": [
-                {"protocol": "HTTP", "type": "QUERY", "url": config.base_url}]}]}}},
+        {"index": SITE_INDEX, "type": "HS_SITE", "data": site_value(config)},
     ]
 
 
@@ -102,8 +101,26 @@ def create_prefix(db: Database, config: Config, prefix: str, secret: str,
 
 
 def list_prefixes(db: Database) -> list[dict]:
-    """Prefix records this node holds, with their handle counts."""
+    """Prefix records this node holds, with their handle counts and registration upward.
+
+    ``upstream`` is None for a prefix never queued for registration (the
+    node's own prefix, or any prefix of a node without an upstream).
+    """
     with db.read() as s:
         names = records.list_handles(s, fold("0.NA"), 0, None)
-        return [{"prefix": n.split("/", 1)[1], "record": n,
-                 "handles": records.count_handles(s, fold(n.split("/", 1)[1]))} for n in names]
+        queued = federation.all_registrations(s)
+        rows = []
+        for name in names:
+            prefix = name.split("/", 1)[1]
+            reg = queued.get(fold(prefix))
+            rows.append({"prefix": prefix, "record": name, "handles": records.count_handles(s, fold(prefix)),
+                         "upstream": None if reg is None else registration_state(reg)})
+        return rows
+
+
+def registration_state(reg: federation.Registration) -> dict:
+    """A registration upward as ``idres prefix list --json`` shows it."""
+    pending = reg.state == federation.PENDING
+    return {"state": reg.state, "upstream": reg.upstream, "attempts": reg.attempts,
+            "lastError": reg.last_error or None, "nextTry": utc_text(reg.next_try) if pending else None,
+            "registeredAt": reg.registered_at}

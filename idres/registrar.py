@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from idres.auth import Identity, require
-from idres.authority import check_enterprise_prefix, check_responsible, is_node_record, permissions_on
+from idres.authority import check_new_prefix, check_responsible, is_node_record, permissions_on
 from idres.config import Config
 from idres.errors import (BadRequest, HandleAlreadyExists, HandleNotFound, InvalidValue,
                           ValueAlreadyExists, ValuesNotFound)
+from idres.federation import upstream
 from idres.handles import Handle, fold, parse_handle
 from idres.storage import Database, records
 from idres.storage.engine import INTEGRITY_ERRORS, Session
@@ -140,6 +141,8 @@ def put_handle(db: Database, config: Config, who: Identity, req: PutRequest) -> 
         except INTEGRITY_ERRORS:
             if attempt + 1 == attempts:
                 raise HandleAlreadyExists(handle=handle.text) from None
+    if action == "create" and handle.is_prefix_record:
+        upstream.register_now(db, config, handle.suffix)  # after the commit, bounded by the timeout
     return status, {"responseCode": 1, "handle": handle.text if req.mint_suffix else req.handle}
 
 
@@ -151,10 +154,12 @@ def _put_whole(s: Session, config: Config, who: Identity, handle: Handle,
     if existing is None:
         require(perms, {"ADD_HANDLE"}, who, handle.text)
         if handle.is_prefix_record and not is_node_record(config, handle):
-            check_enterprise_prefix(config, handle.suffix)
+            check_new_prefix(s, config, handle.suffix)
         values = stamp([], default_admin(who, values), now)
         validate_record(config, handle, values)
         records.insert_handles(s, [(handle.key, handle.text, handle.prefix_key, values)])
+        if handle.is_prefix_record and not is_node_record(config, handle):
+            upstream.queue(s, config, handle.suffix)  # same transaction: never lost
         return 201, "create"
     if not overwrite:
         raise HandleAlreadyExists(handle=handle.text)

@@ -9,6 +9,7 @@ from idres.api.context import caller, flag, int_arg, is_uint, json_body, node, r
 from idres.auth import require_authenticated
 from idres.errors import BadRequest
 from idres.federation.routing import Router, hop_headers
+from idres.federation.stats import resolution_hook
 from idres.registrar import PutRequest, delete_handle, put_handle
 from idres.resolver import ResolveQuery, list_prefix
 
@@ -59,7 +60,8 @@ def _router() -> Router:
     routers = current_app.extensions
     if "idres.router" not in routers:
         n = node()
-        routers["idres.router"] = Router(n.db, n.config)
+        router = routers["idres.router"] = Router(n.db, n.config)
+        router.on_served = resolution_hook(n.db, n.config)  # per-prefix statistics, in memory
     return routers["idres.router"]
 
 
