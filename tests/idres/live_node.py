@@ -125,7 +125,7 @@ def set_up_node(database: str, base_url: str, home: Path) -> None:
 
 
 @contextmanager
-def live_node(database: str, tmp_path: Path, workers: int = 2) -> Iterator[LiveNode]:
+def live_node(database: str, tmp_path: Path, workers: int = 2, hdl_port: int = 0) -> Iterator[LiveNode]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     home = tmp_path / "home"
@@ -134,7 +134,7 @@ def live_node(database: str, tmp_path: Path, workers: int = 2) -> Iterator[LiveN
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [str(IDRES), "--database", database, "--base-url", url, "serve",
-             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--hdl-port", "0"],
+             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--hdl-port", str(hdl_port)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=cli_env(home), cwd=home, start_new_session=True)
     try:
