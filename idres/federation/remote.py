@@ -81,32 +81,42 @@ def http_get(base_url: str, path: str, headers: dict[str, str], deadline: float,
         raise UpstreamTimeout(f"No time left to ask {base_url}")
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = cls(parts.hostname or "", parts.port, timeout=remaining)
-    watchdog = threading.Timer(remaining, _abort, (conn,))
+    late = threading.Event()
+    watchdog = threading.Timer(remaining, _abort, (conn, late))
     watchdog.daemon = True
     watchdog.start()
     try:
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        declared = response.getheader("Content-Length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            raise UpstreamError(f"{base_url} sent a body of {declared} bytes (limit {max_bytes})")
-        body = response.read(max_bytes + 1)
-        if len(body) > max_bytes:
-            raise UpstreamError(f"{base_url} sent a body over {max_bytes} bytes")
-        return response.status, body
+        status, body = _exchange(conn, base_url, path, headers, max_bytes)
     except (TimeoutError, socket.timeout):
-        raise UpstreamTimeout(f"{base_url} did not answer within the deadline") from None
+        late.set()
     except (OSError, http.client.HTTPException) as err:
-        if time.monotonic() >= deadline:
-            raise UpstreamTimeout(f"{base_url} did not answer within the deadline") from None
-        raise UpstreamError(f"{base_url} unreachable: {type(err).__name__}: {err}") from None
+        if not late.is_set():
+            raise UpstreamError(f"{base_url} unreachable: {type(err).__name__}: {err}") from None
     finally:
         watchdog.cancel()
         conn.close()
+    if late.is_set():  # a cut-off answer may look complete: EOF ends http.client's headers
+        raise UpstreamTimeout(f"{base_url} did not answer within the {remaining:.2f} s left "
+                              "to this request")
+    return status, body
 
 
-def _abort(conn: http.client.HTTPConnection) -> None:
+def _exchange(conn: http.client.HTTPConnection, base_url: str, path: str,
+              headers: dict[str, str], max_bytes: int) -> tuple[int, bytes]:
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    declared = response.getheader("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise UpstreamError(f"{base_url} sent a body of {declared} bytes (limit {max_bytes})")
+    body = response.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise UpstreamError(f"{base_url} sent a body over {max_bytes} bytes")
+    return response.status, body
+
+
+def _abort(conn: http.client.HTTPConnection, late: threading.Event) -> None:
     """Deadline passed: unblock whatever read or write the request is stuck in."""
+    late.set()
     sock = conn.sock
     if sock is not None:
         try:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from idres.auth import Identity
 from idres.config import Config
-from idres.errors import BadRequest, HandleNotFound, NotResponsible
+from idres.errors import BadRequest, HandleError, HandleNotFound, NotResponsible
 from idres.federation.cache import Answer, AnswerCache
 from idres.federation.remote import RECURSION_HEADER, VIA_HEADER, Hop, LoopDetected, UpstreamError, fetch
 from idres.federation.sites import is_http_url, node_url, site_values, sites_of
@@ -86,6 +86,7 @@ class Router:
                 authoritative: bool = False) -> dict[str, Any]:
         """Answer ``query`` as the REST API does (errors raise HandleError)."""
         handle = parse_handle(query.handle)
+        delegated = None
         if self._in_namespace(handle):
             try:
                 return self._served(resolve(self.db, self.config, viewer, query))
@@ -93,16 +94,26 @@ class Router:
                 delegated = self._delegated(handle)
                 if delegated is None:
                     raise
-            hop = self._hop(recursion, via, authoritative)
-            return self._follow(handle, query, delegated, hop, do_not_refer)
         hop = self._hop(recursion, via, authoritative)
+        try:
+            return self._remote(handle, query, delegated, hop, do_not_refer)
+        except HandleError as err:
+            err.handle = query.handle  # whatever went wrong further on, it is this handle's answer
+            raise
+
+    def _remote(self, handle: Handle, query: ResolveQuery, delegated: list[dict[str, Any]] | None,
+                hop: Hop, do_not_refer: bool) -> dict[str, Any]:
+        """The answer of the node that holds the handle (or a referral to it)."""
+        if delegated is not None:
+            return self._follow(handle, query, delegated, hop, do_not_refer)
+        if not self.config.upstream_url:
+            raise NotResponsible()  # nothing above this node to ask: not here, as before routing
         if handle.is_prefix_record:
             if do_not_refer:
                 raise Referral(f"{handle.text} is not held here; ask the upstream node at "
-                               f"{self.config.upstream_url or '(none configured)'}",
-                               handle=query.handle, values=[])
-            return self._render(self._upward(handle.text, handle.key, query.handle, hop), query)
-        sites = self._prefix_sites(handle.prefix, query.handle, hop)
+                               f"{self.config.upstream_url}", handle=query.handle, values=[])
+            return self._render(self._upward(handle.text, handle.key, hop), query)
+        sites = self._prefix_sites(handle.prefix, hop)
         return self._follow(handle, query, sites, hop, do_not_refer)
 
     def answer(self, query: ResolveQuery, recursion: int, do_not_refer: bool = False) -> dict[str, Any]:
@@ -134,23 +145,20 @@ class Router:
                     return values if values and not here else None
         return None
 
-    def _prefix_sites(self, prefix: str, asked: str, hop: Hop) -> list[dict[str, Any]]:
+    def _prefix_sites(self, prefix: str, hop: Hop) -> list[dict[str, Any]]:
         """The site values of ``0.NA/<prefix>``, resolved upward (cached)."""
         record = prefix_record(prefix)
-        answer = self._upward(record.text, record.key, asked, hop)
+        answer = self._upward(record.text, record.key, hop)
         if answer.rc != 1:
             raise HandleNotFound(f"Prefix {prefix} is not registered ({record.text} not found "
-                                 f"at {answer.source})", handle=asked)
+                                 f"at {answer.source})")
         values = site_values(answer.values)
         if not values:
-            raise NotResponsible(f"{record.text} names no site for {prefix}", handle=asked)
+            raise NotResponsible(f"{record.text} names no site for {prefix}")
         return values
 
-    def _upward(self, text: str, key: str, asked: str, hop: Hop) -> Answer:
-        upstream = self.config.upstream_url
-        if not upstream:
-            raise NotResponsible(handle=asked)  # a node with nothing above it: not here
-        return self._answer(text, key, [upstream], hop, "IDRES_UPSTREAM_URL")
+    def _upward(self, text: str, key: str, hop: Hop) -> Answer:
+        return self._answer(text, key, [self.config.upstream_url], hop, "IDRES_UPSTREAM_URL")
 
     def _follow(self, handle: Handle, query: ResolveQuery, sites: list[dict[str, Any]],
                 hop: Hop, do_not_refer: bool) -> dict[str, Any]:
@@ -161,8 +169,7 @@ class Router:
                            "the node that holds it", handle=query.handle, values=sites)
         urls = [s.http_url for s in sites_of(sites) if s.http_url]
         if not urls:
-            raise UpstreamError(f"The HS_SITE values of {where} name no HTTP interface",
-                                handle=query.handle)
+            raise UpstreamError(f"The HS_SITE values of {where} name no HTTP interface")
         return self._render(self._answer(query.handle, handle.key, urls, hop,
                                          f"HS_SITE of {where}"), query)
 
@@ -175,10 +182,10 @@ class Router:
         targets = [u for u in urls if node_url(u) != self.my_url and node_url(u) not in hop.via]
         if not targets:
             raise LoopDetected(f"{what} leads back to a node already on this request's path "
-                               f"({', '.join(urls)})", handle=text)
+                               f"({', '.join(urls)})")
         if hop.recursion >= MAX_RECURSION:
             raise LoopDetected(f"Recursion limit reached: the request already passed "
-                               f"{hop.recursion} nodes (at most {MAX_RECURSION})", handle=text)
+                               f"{hop.recursion} nodes (at most {MAX_RECURSION})")
         answer = self._first_answer(text, targets, hop)
         self.cache.put(key, answer)
         return answer

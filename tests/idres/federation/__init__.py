@@ -1,0 +1,1 @@
+"""Federation: upstream registration, resolution routing, topology."""
