@@ -10,6 +10,7 @@ from ledger import store as ledger_store
 from ledger.log import Log
 from ledger.note import NoteError, Signer, open_checkpoint
 from idres.registrar import PutRequest, put_handle
+from idres.federation import upstream
 from idres.federation.upstream import site_value, utc_text
 from idres.storage import Database, federation, records
 from idres.storage.migrations import migrate
@@ -24,14 +25,21 @@ LEDGER_KEY_TYPE = "IDRES.LEDGER_KEY"
 
 def prefix_values(config: Config, prefix: str, secret: str) -> list[dict]:
     """The values of ``0.NA/<prefix>``: HS_ADMIN, a hashed HS_SECKEY at 300, a public HS_SITE
-    naming this node's HTTP and binary-protocol interfaces (the same one the upstream gets)."""
+    naming this node's HTTP and binary-protocol interfaces (the same one the upstream gets).
+
+    A top-level node's records of its secondaries' prefixes get no HS_SITE: the
+    prefix lives on the secondary, which writes its own site there by
+    registering (``idres upstream sync``).
+    """
     record = prefix_record(prefix).text
-    return [
+    values = [
         {"index": ADMIN_INDEX, "type": "HS_ADMIN", "data": {"format": "admin", "value": {
             "handle": record, "index": SECKEY_INDEX, "permissions": ALL_PERMISSIONS}}},
         {"index": SECKEY_INDEX, "type": "HS_SECKEY", "data": secret, "permissions": "1100"},
-        {"index": SITE_INDEX, "type": "HS_SITE", "data": site_value(config)},
     ]
+    if config.node_role != "top-level" or fold(prefix) == fold(config.node_prefix):
+        values.append({"index": SITE_INDEX, "type": "HS_SITE", "data": site_value(config)})
+    return values
 
 
 def check_secret(secret: str) -> str:
@@ -65,6 +73,7 @@ def init_node(db: Database, config: Config, admin_secret: str | None) -> bool:
             handle.text, prefix_values(config, config.node_prefix, check_secret(admin_secret)),
             overwrite=False))
         created = True
+        upstream.queue_node_prefix(db, config)
     publish_ledger_key(db, config)
     return created
 

@@ -20,7 +20,7 @@ from idres.storage import Database
 BackgroundTask = Callable[[Config, Database], Awaitable[None]]
 
 # Modules whose import registers tasks (kept explicit: no import side effects elsewhere).
-TASK_MODULES: tuple[str, ...] = ()
+TASK_MODULES: tuple[str, ...] = ("idres.federation.upstream", "idres.federation.stats")
 
 _registry: dict[str, BackgroundTask] = {}
 

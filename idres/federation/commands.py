@@ -33,11 +33,12 @@ def upstream_group() -> None:
 @click.option("--loop", is_flag=True, help="keep retrying until interrupted (SIGINT/SIGTERM)")
 @pass_ctx
 def upstream_sync(ctx: Context, loop: bool) -> None:
-    """Try every pending registration that is due; with --loop, keep doing so."""
+    """Try every pending registration now; with --loop, keep retrying with backoff."""
     _needs_upstream(ctx)
     migrate(ctx.db)
+    upstream.queue_node_prefix(ctx.db, ctx.config)
     if not loop:
-        outcomes = upstream.sync_due(ctx.db, ctx.config)
+        outcomes = upstream.sync_due(ctx.db, ctx.config, ignore_backoff=True)
         for prefix, outcome in outcomes.items():
             click.echo(f"0.NA/{prefix}: {outcome.state}" + (f": {outcome.error}" if outcome.error else ""))
         click.echo(f"{len(outcomes)} tried, "
@@ -52,14 +53,13 @@ def upstream_sync(ctx: Context, loop: bool) -> None:
 
 @upstream_group.command("requeue")
 @click.argument("prefixes", nargs=-1)
-@click.option("--all", "every", is_flag=True, help="every prefix record but the node's own")
+@click.option("--all", "every", is_flag=True, help="every prefix record, the node's own included")
 @pass_ctx
 def upstream_requeue(ctx: Context, prefixes: tuple[str, ...], every: bool) -> None:
     """Queue registrations again: after a conflict is settled, when this node's address
     changed, or for prefixes created before an upstream was configured."""
     _needs_upstream(ctx)
     held = {r["prefix"].lower(): r["prefix"] for r in list_prefixes(ctx.db)}
-    held.pop(ctx.config.node_prefix.lower(), None)
     if every == bool(prefixes):
         raise click.UsageError("name prefixes or give --all")
     unknown = [p for p in prefixes if p.lower() not in held]

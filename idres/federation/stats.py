@@ -17,6 +17,7 @@ its HS_SECKEY lives on the upstream, so this node could not check it.
 """
 from __future__ import annotations
 
+import asyncio
 import atexit
 import functools
 import logging
@@ -29,6 +30,7 @@ from typing import Any, Callable
 
 from psycopg_pool import PoolClosed
 
+from idres import serve_tasks
 from idres.auth import Identity, require_authenticated
 from idres.authority import listing_permissions
 from idres.config import Config
@@ -156,3 +158,15 @@ def reader_values(config: Config, secret: str) -> list[dict[str, Any]]:
 def resolution_hook(db: Database, config: Config) -> Callable[[str], None]:
     """``Router.on_served`` for a serving process: counts each answered handle's prefix."""
     return functools.partial(count_resolution, db, config)
+
+
+@serve_tasks.register("resolution-counts")
+async def flush_task(config: Config, db: Database) -> None:
+    """Flush the supervisor's counts (binary-protocol answers) periodically and, when
+    ``idres serve`` stops, once more before it closes the database."""
+    try:
+        while True:
+            await asyncio.sleep(config.stats_flush_seconds)
+            await asyncio.to_thread(flush_resolutions)
+    finally:
+        flush_resolutions()

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from idres import serve_tasks
 from idres.config import Config
 from idres.handles import fold, prefix_record
 from idres.storage import Database
@@ -94,6 +95,17 @@ def queue(s: Session, config: Config, prefix: str, now: float | None = None) -> 
     queued_at = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="microseconds")
     store.queue_registration(s, fold(prefix), prefix, config.upstream_url, now, queued_at)
     return True
+
+
+def queue_node_prefix(db: Database, config: Config) -> bool:
+    """Queue this node's own prefix once: the upstream's operator created its record there
+    (with our key); registering writes our HS_SITE into it."""
+    if not config.registers_upward:
+        return False
+    with db.write() as s:
+        if store.load_registration(s, fold(config.node_prefix)) is not None:
+            return False
+        return queue(s, config, config.node_prefix)
 
 
 def backoff(config: Config, attempts: int) -> float:
@@ -203,12 +215,14 @@ def register_now(db: Database, config: Config, prefix: str) -> Outcome | None:
     return _attempt(db, config, reg)
 
 
-def sync_due(db: Database, config: Config, limit: int = BATCH) -> dict[str, Outcome]:
-    """Try every pending registration whose time has come; returns outcomes by prefix."""
+def sync_due(db: Database, config: Config, limit: int = BATCH, *,
+             ignore_backoff: bool = False) -> dict[str, Outcome]:
+    """Try every pending registration whose time has come (or every pending one, for an
+    operator who asked now); returns outcomes by prefix."""
     if not config.registers_upward:
         return {}
     with db.read() as s:
-        due = store.due_registrations(s, time.time(), limit)
+        due = store.due_registrations(s, float("inf") if ignore_backoff else time.time(), limit)
     return {reg.prefix: _attempt(db, config, reg) for reg in due}
 
 
@@ -233,25 +247,27 @@ def sync_forever(db: Database, config: Config, stop: threading.Event, ceiling: f
     is logged and retried: the loop must outlive a database restart.
     """
     while not stop.is_set():
-        try:
-            sync_due(db, config)
-            wait = seconds_until_due(db, ceiling)
-        except Exception:  # noqa: BLE001  (logged; the next round tries again)
-            log.exception("upstream registration round failed")
-            wait = ceiling
-        stop.wait(max(wait, 0.05))
+        stop.wait(_round(db, config, ceiling))
 
 
-async def registration_task(db: Database, config: Config, ceiling: float = 5.0) -> None:
-    """The same loop as a coroutine for the serving supervisor (cancel it to stop).
+def _round(db: Database, config: Config, ceiling: float) -> float:
+    """One pass of the retry loop; returns how long to sleep."""
+    try:
+        queue_node_prefix(db, config)
+        sync_due(db, config)
+        return max(seconds_until_due(db, ceiling), 0.05)
+    except Exception:  # noqa: BLE001  (logged; the next round tries again)
+        log.exception("upstream registration round failed")
+        return ceiling
+
+
+@serve_tasks.register("upstream-registration")
+async def registration_task(config: Config, db: Database) -> None:
+    """The retry loop inside ``idres serve`` (cancelled on shutdown).
 
     Each round runs in a worker thread: the HTTP calls and the database block.
     """
+    if not config.registers_upward:
+        return
     while True:
-        try:
-            await asyncio.to_thread(sync_due, db, config)
-            wait = await asyncio.to_thread(seconds_until_due, db, ceiling)
-        except Exception:  # noqa: BLE001
-            log.exception("upstream registration round failed")
-            wait = ceiling
-        await asyncio.sleep(max(wait, 0.05))
+        await asyncio.sleep(await asyncio.to_thread(_round, db, config, 5.0))
