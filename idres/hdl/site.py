@@ -19,20 +19,24 @@ JSON accepted (idres's own names, with CNRI's where they differ)::
 ``type`` is OUT_OF_SERVICE, ADMIN, QUERY or ADMIN_AND_QUERY (or 0-3, or
 CNRI's ``query``/``admin`` booleans); ``protocol`` UDP, TCP, HTTP or HTTPS
 (or 0-3).  A server without ``address`` takes the host of its first
-interface URL when that is an IP literal, else the unspecified address: a
-binary client cannot reach it, so HS_SITE values meant for binary clients
-must name ``address``.  A port missing beside a URL comes from the URL.
+interface URL when that is an IP literal.  An address that is not an IP
+literal (a host name) goes out as the unspecified address ``::``, which a
+binary client cannot reach: HS_SITE values meant for binary clients must
+name an IP ``address``.  A port missing beside a URL comes from the URL.
 """
 from __future__ import annotations
 
 import base64
 import ipaddress
+import logging
 import struct
 from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from idres.hdl.wire import ProtocolError, Reader, bytes_field, string, u32
+
+log = logging.getLogger("idres.hdl")
 
 SITE_HEAD = struct.Struct(">HBBHBB")  # version, major, minor, serial, primary mask, hash option
 PRIMARY, MULTI_PRIMARY = 0x80, 0x40
@@ -81,9 +85,12 @@ def _address(server: Mapping[str, Any], interfaces: list[Any]) -> bytes:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
+        # RFC 3651 has room for an IP address only, and resolving a name here would put
+        # DNS on the answer path: the server goes out unreachable, the rest of the record
+        # still goes out.
         if server.get("address"):
-            raise ValueError(f"HS_SITE server address {text!r} is not an IP address") from None
-        address = ipaddress.ip_address("::")  # a host name in a URL: not resolved here
+            log.warning("HS_SITE server address %r is not an IP address: sent as '::'", text)
+        address = ipaddress.ip_address("::")
     if address.version == 4:
         address = ipaddress.IPv6Address(b"\0" * 10 + b"\xff\xff" + address.packed)
     return address.packed

@@ -79,8 +79,10 @@ def test_site_from_idres_and_cnri_json_and_endpoints() -> None:
     assert decoded["servers"][0]["address"] == "127.0.0.1"
     assert site.endpoints(decoded) == [site.Endpoint("HTTP", "127.0.0.1", 8000, "http://127.0.0.1:8000")]
     assert [e.protocol for e in site.endpoints(SITE, ("TCP", "UDP"))] == ["TCP", "UDP"]
-    with pytest.raises(ValueError, match="not an IP address"):
-        site.encode_site({"servers": [{"address": "node.example", "interfaces": []}]})
+    named = site.decode_site(site.encode_site({"servers": [{"address": "node.example", "interfaces": []}]}))
+    assert named["servers"][0]["address"] == "::"  # the layout holds IP addresses only
+    with pytest.raises(ValueError, match="interface protocol 'FTP'"):
+        site.encode_site({"servers": [{"interfaces": [{"type": "QUERY", "protocol": "FTP"}]}]})
 
 
 def test_request_encoder_agrees_with_hand_built_bytes() -> None:
