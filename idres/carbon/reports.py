@@ -29,6 +29,7 @@ from idres.auth import Identity
 from idres.carbon.results import Contribution, SeeResult
 from idres.carbon.rollup import Rollup, cbam_policy
 from idres.carbon.scope import is_cbam_good
+from idres.carbon.subjects import Subject
 from idres.errors import BadRequest, HandleError, NotAuthorized
 from idres.handles import fold, prefix_record
 from idres.storage import shipments as store
@@ -178,21 +179,21 @@ def roll_up(s: Session, year: int, shipped: list[Any], cn_codes: Iterable[str] |
     goods = Goods(roll=roll)
     for i, row in enumerate(shipped):
         where = fields[i] if fields else "subject"
-        cn_code = roll.facts.subject(row["handle"]).cn_code
-        if not is_cbam_good(cn_code) or (wanted is not None and cn_code not in wanted):
-            goods.left_out.append({"handle": row["handle"], "cn_code": cn_code,
-                                   "reason": "not a CBAM good" if not is_cbam_good(cn_code)
+        subject = roll.facts.subject(row["handle"])
+        if not is_cbam_good(subject.cn_code) or (wanted is not None and subject.cn_code not in wanted):
+            goods.left_out.append({"handle": row["handle"], "cn_code": subject.cn_code,
+                                   "reason": "not a CBAM good" if not is_cbam_good(subject.cn_code)
                                    else "CN code not asked for"})
             continue
-        result = _see(roll, row["handle"], where)
-        _group(goods, roll, row, result, keep_handles, where)
+        _group(goods, roll, row, subject, _see(roll, row["handle"], where), keep_handles, where)
         goods.shipment_seqs.add(int(row["seq"]))
     return goods
 
 
 def _see(roll: Rollup, handle: str, where: str) -> SeeResult:
+    """The handle's figure (its batch's result when it takes its batch's: mass and CN code are not its own)."""
     try:
-        return roll.see(handle)
+        return roll.shared(handle)
     except HandleError as err:
         err.message = f"{handle}: {err.message}"
         err.args = (err.message,)
@@ -200,21 +201,21 @@ def _see(roll: Rollup, handle: str, where: str) -> SeeResult:
         raise
 
 
-def _group(goods: Goods, roll: Rollup, row: Any, result: SeeResult, keep: bool, where: str) -> None:
-    if result.net_mass_g is None:
+def _group(goods: Goods, roll: Rollup, row: Any, subject: Subject, result: SeeResult, keep: bool,
+           where: str) -> None:
+    if subject.mass_g is None:
         raise NothingToReport(f"{row['handle']} has no net mass: commission it with net_mass_g or "
                               f"register its part type", field=where)
     if result.country is None:
         raise NothingToReport(f"{row['handle']}: the country of origin is unknown (no carbon record at, "
                               f"nor commissioning in, a registered installation)", field=where)
-    key = (result.cn_code, result.country, result.installation_id or "")
+    key = (subject.cn_code, result.country, result.installation_id or "")
     group = goods.groups.get(key)
     if group is None:
-        subject = roll.facts.subject(row["handle"])
         kind = roll.facts.part_type(next(iter(subject.members.values()), None))
-        group = goods.groups[key] = Group(result.cn_code or "", result.country, result.installation_id,
+        group = goods.groups[key] = Group(subject.cn_code or "", result.country, result.installation_id,
                                           kind["description"] if kind is not None else None)
-    group.add(row["handle"], result, int(result.net_mass_g), keep)
+    group.add(row["handle"], result, subject.mass_g, keep)
 
 
 def tonnes_text(grams: int | Decimal) -> str:

@@ -134,10 +134,29 @@ class Rollup:
         self._memo[subj.key] = result
         return result
 
-    def _compute(self, subj: Subject) -> SeeResult:
+    def shared(self, subject: str) -> SeeResult:
+        """Like :meth:`see`, but a handle whose figure is its batch's gets the batch's result itself.
+
+        Its ``subject``, ``net_mass_g`` and ``cn_code`` are then the batch's: the caller takes
+        those from the handle's facts.  Reports over many parts of few batches use this to
+        skip building a result per part.
+        """
+        with localcontext() as ctx:
+            ctx.prec = PRECISION
+            via = self._via_batch(self.facts.subject(subject))
+            return self.evaluate(via) if via is not None else self.see(subject)
+
+    def _via_batch(self, subj: Subject) -> Subject | None:
+        """The batch whose records a handle without records of its own takes, if any."""
         batch = subj.batch_subject
         if not self.records(subj.key) and batch and self.records(fold(batch)):
-            via = self.evaluate(self.facts.subject(batch))
+            return self.facts.subject(batch)
+        return None
+
+    def _compute(self, subj: Subject) -> SeeResult:
+        batch = self._via_batch(subj)
+        if batch is not None:
+            via = self.evaluate(batch)
             return replace(via, subject=subj.text, cn_code=subj.cn_code or via.cn_code,
                            cbam_good=is_cbam_good(subj.cn_code or via.cn_code), net_mass_g=subj.mass_g)
         if self.records(subj.key):

@@ -102,10 +102,13 @@ class Facts:
         """The registered type of a part (under its handle's prefix), or None."""
         if row is None or not row["part_type"]:
             return None
-        key = (fold(row["handle"]).partition("/")[0], fold(row["part_type"]))
-        if key not in self._types:
-            self._types[key] = store.part_type(self.s, *key)
-        return self._types[key]
+        raw = (row["handle"].partition("/")[0], row["part_type"])
+        if raw not in self._types:  # by the spellings first: reports look up 100,000s of parts
+            key = (fold(raw[0]), fold(raw[1]))
+            if key not in self._types:
+                self._types[key] = store.part_type(self.s, *key)
+            self._types[raw] = self._types[key]
+        return self._types[raw]
 
     def _common_cn(self, rows: list[Any]) -> str | None:
         codes = {t["cn_code"] if t is not None else None for t in map(self.part_type, rows)}

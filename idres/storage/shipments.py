@@ -110,8 +110,8 @@ def insert(s: Session, rows: list[tuple]) -> None:
 def shipped_between(s: Session, to_party_key: str, start: str, end: str,
                     actor_key: str | None) -> list[Any]:
     """Shipments to a party with ``start <= event_time < end``, by one actor or (None) any."""
-    sql = (f"SELECT {_COLUMNS} FROM shipments WHERE to_party_key = ? AND event_time >= ? "
-           "AND event_time < ?")
+    sql = ("SELECT seq, handle_key, handle, actor_key FROM shipments WHERE to_party_key = ? "
+           "AND event_time >= ? AND event_time < ?")
     params: list[Any] = [to_party_key, start, end]
     if actor_key is not None:
         sql += " AND actor_key = ?"
