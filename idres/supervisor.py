@@ -17,7 +17,7 @@ from typing import Awaitable
 
 from idres.cli import gunicorn_argv
 from idres.config import Config
-from idres.hdl.answer import build_answer
+from idres.federation.binary import binary_answer
 from idres.hdl.server import HdlServer
 from idres.serve_tasks import registered
 from idres.storage import Database, open_database
@@ -52,7 +52,7 @@ def _stop_event() -> asyncio.Event:
 
 
 async def _start_hdl(config: Config, db: Database) -> HdlServer:
-    server = HdlServer(build_answer(db, config), config.hdl_host, config.hdl_port,
+    server = HdlServer(binary_answer(db, config), config.hdl_host, config.hdl_port,
                        workers=max(2, config.pool_size))
     await server.start()
     log.info("binary Handle protocol on %s port %d (UDP and TCP)", config.hdl_host, server.port)

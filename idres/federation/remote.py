@@ -26,7 +26,9 @@ from urllib.parse import quote, urlsplit
 from idres.api.context import MAX_JSON_DEPTH, json_depth
 from idres.errors import HandleError, NotResponsible
 from idres.federation.cache import Answer
+from idres.federation.sites import Site
 from idres.handles import fold
+from idres.hdl import client as hdl_client
 from idres.values import FORMATS
 
 RECURSION_HEADER = "X-Handle-Recursion"
@@ -46,9 +48,15 @@ class UpstreamTimeout(UpstreamError):
 
 
 class LoopDetected(HandleError):
-    """Recursion limit reached, or a referral that leads back to a node already asked."""
+    """A site or upstream that leads back to a node already on the request's path."""
 
     rc, status, default_message = 2, 508, "Resolution loop detected"
+
+
+class RecursionLimit(LoopDetected):
+    """The request already passed too many nodes (Handle's RC_RECURSION_COUNT_TOO_HIGH)."""
+
+    rc, default_message = 6, "Recursion count too high"
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,30 @@ def fetch(base_url: str, handle: str, hop: Hop, my_url: str, max_bytes: int) -> 
                VIA_HEADER: ", ".join((*hop.via, my_url))}
     status, body = http_get(base_url, path, headers, hop.deadline, max(max_bytes, MIN_BODY_CAP))
     return parse_answer(status, body, handle, base_url)
+
+
+def fetch_binary(site: Site, handle: str, hop: Hop) -> Answer:
+    """Resolve ``handle`` at a server that has only a binary-protocol interface."""
+    remaining = hop.deadline - time.monotonic()
+    if remaining <= 0:
+        raise UpstreamTimeout(f"No time left to ask {site.name}")
+    try:
+        reply = hdl_client.resolve(site.hdl_host, site.hdl_port, handle, timeout=remaining,
+                                   recursion=hop.recursion + 1, tcp="UDP" not in site.hdl_protocols,
+                                   authoritative=hop.authoritative)
+    except hdl_client.RemoteError as err:
+        if err.rc == 100:
+            return Answer(100, (), site.name)
+        raise _relayed(err.status, err.rc, err.message, site.name) from None
+    except hdl_client.UpstreamTimeout as err:
+        raise UpstreamTimeout(err.message) from None
+    except hdl_client.UpstreamFailure as err:
+        raise UpstreamError(err.message) from None
+    if reply.rc != 1:
+        raise UpstreamError(f"{site.name} answered rc {reply.rc} instead of the handle's values")
+    if fold(reply.handle) != fold(handle):
+        raise UpstreamError(f"{site.name} answered for another handle than {handle}")
+    return Answer(1, _values(list(reply.values), site.name), site.name)
 
 
 def http_get(base_url: str, path: str, headers: dict[str, str], deadline: float,
@@ -164,6 +196,8 @@ def _relayed(status: int, rc: int, message: str, source: str) -> HandleError:
     """A remote error as this node reports it."""
     if rc == 301 and status == 400:
         return NotResponsible(f"{source}: {message or 'not responsible'}")
+    if rc == 6:
+        return RecursionLimit(f"via {source}: {message}")
     if rc == 2 and status in (502, 504, 508):
         cls = {504: UpstreamTimeout, 508: LoopDetected}.get(status, UpstreamError)
         return cls(f"via {source}: {message}")

@@ -32,8 +32,9 @@ from idres.auth import Identity
 from idres.config import Config
 from idres.errors import BadRequest, HandleError, HandleNotFound, NotResponsible
 from idres.federation.cache import Answer, AnswerCache
-from idres.federation.remote import RECURSION_HEADER, VIA_HEADER, Hop, LoopDetected, UpstreamError, fetch
-from idres.federation.sites import is_http_url, node_url, site_values, sites_of
+from idres.federation.remote import (RECURSION_HEADER, VIA_HEADER, Hop, LoopDetected, RecursionLimit,
+                                     UpstreamError, fetch, fetch_binary)
+from idres.federation.sites import Site, is_http_url, node_url, site_values, sites_of
 from idres.handles import Handle, is_within, parse_handle, prefix_record
 from idres.resolver import ResolveQuery, resolve
 from idres.storage import Database, records
@@ -141,7 +142,7 @@ class Router:
                 record = records.load_record(s, prefix_record(".".join(segments[:n])).key)
                 if record is not None:
                     values = site_values(v.to_json() for v in record.values if v.public_read)
-                    here = [x for x in sites_of(values) if node_url(x.http_url) == self.my_url]
+                    here = [x for x in sites_of(values) if self._is_me(x)]
                     return values if values and not here else None
         return None
 
@@ -158,7 +159,14 @@ class Router:
         return values
 
     def _upward(self, text: str, key: str, hop: Hop) -> Answer:
-        return self._answer(text, key, [self.config.upstream_url], hop, "IDRES_UPSTREAM_URL")
+        return self._answer(text, key, [Site(self.config.upstream_url)], hop, "IDRES_UPSTREAM_URL")
+
+    def _is_me(self, site: Site) -> bool:
+        """True when ``site`` names this node (its REST URL, or without one, its binary port)."""
+        if site.http_url:
+            return node_url(site.http_url) == self.my_url
+        return bool(self.config.hdl_port) and (site.hdl_host, site.hdl_port) == (
+            self.config.hdl_address, self.config.hdl_port)
 
     def _follow(self, handle: Handle, query: ResolveQuery, sites: list[dict[str, Any]],
                 hop: Hop, do_not_refer: bool) -> dict[str, Any]:
@@ -167,35 +175,39 @@ class Router:
         if do_not_refer:
             raise Referral(f"That prefix doesn't live here; the HS_SITE values of {where} name "
                            "the node that holds it", handle=query.handle, values=sites)
-        urls = [s.http_url for s in sites_of(sites) if s.http_url]
-        if not urls:
-            raise UpstreamError(f"The HS_SITE values of {where} name no HTTP interface")
-        return self._render(self._answer(query.handle, handle.key, urls, hop,
+        servers = sites_of(sites)
+        if not servers:
+            raise UpstreamError(f"The HS_SITE values of {where} name no HTTP or binary interface")
+        return self._render(self._answer(query.handle, handle.key, servers, hop,
                                          f"HS_SITE of {where}"), query)
 
-    def _answer(self, text: str, key: str, urls: list[str], hop: Hop, what: str) -> Answer:
-        """The cached answer for ``key``, or the first good answer of ``urls`` (then cached)."""
+    def _answer(self, text: str, key: str, sites: list[Site], hop: Hop, what: str) -> Answer:
+        """The cached answer for ``key``, or the first good answer of ``sites`` (then cached)."""
         if not hop.authoritative:
             cached = self.cache.get(key)
             if cached is not None:
                 return cached
-        targets = [u for u in urls if node_url(u) != self.my_url and node_url(u) not in hop.via]
+        targets = [s for s in sites if not self._is_me(s)
+                   and not (s.http_url and node_url(s.http_url) in hop.via)]
         if not targets:
             raise LoopDetected(f"{what} leads back to a node already on this request's path "
-                               f"({', '.join(urls)})")
+                               f"({', '.join(s.name for s in sites)})")
         if hop.recursion >= MAX_RECURSION:
-            raise LoopDetected(f"Recursion limit reached: the request already passed "
-                               f"{hop.recursion} nodes (at most {MAX_RECURSION})")
+            raise RecursionLimit(f"Recursion limit reached: the request already passed "
+                                 f"{hop.recursion} nodes (at most {MAX_RECURSION})")
         answer = self._first_answer(text, targets, hop)
         self.cache.put(key, answer)
         return answer
 
-    def _first_answer(self, text: str, targets: list[str], hop: Hop) -> Answer:
-        """Ask each server in turn until one answers usably (a mirror may be down)."""
+    def _first_answer(self, text: str, targets: list[Site], hop: Hop) -> Answer:
+        """Ask each server in turn until one answers usably (a mirror may be down).
+        REST when the server has an HTTP interface, else the binary protocol."""
         failure: UpstreamError | None = None
-        for url in targets:
+        for site in targets:
             try:
-                return fetch(url, text, hop, self.my_url, self.max_bytes)
+                if site.http_url:
+                    return fetch(site.http_url, text, hop, self.my_url, self.max_bytes)
+                return fetch_binary(site, text, hop)
             except UpstreamError as err:
                 failure = err
         assert failure is not None

@@ -25,6 +25,11 @@ class Site:
     hdl_port: int = 0
     hdl_protocols: tuple[str, ...] = ()
 
+    @property
+    def name(self) -> str:
+        """The address this server is asked at, for messages."""
+        return self.http_url or f"{self.hdl_host}:{self.hdl_port} ({'/'.join(self.hdl_protocols)})"
+
 
 def node_url(url: str) -> str:
     """A base URL in one spelling (lower-case scheme and host, default port, no trailing /)."""

@@ -195,7 +195,7 @@ def test_do_not_refer_answers_a_referral(node_b: Node, node_a: Node, top: Node) 
 
 
 def test_recursion_count_is_bounded(node_b: Node) -> None:
-    body = error(get(node_b, PART, **{"X-Handle-Recursion": str(MAX_RECURSION)}), 508, 2)
+    body = error(get(node_b, PART, **{"X-Handle-Recursion": str(MAX_RECURSION)}), 508, 6)
     assert "Recursion limit" in body["message"] and body["handle"] == PART
     assert get(node_b, PART, **{"X-Handle-Recursion": str(MAX_RECURSION - 1)}).status_code == 200
     for bad in ("x", "-1", "256", "1.5", "²"):
@@ -279,9 +279,15 @@ def test_binary_only_or_cnri_style_sites(node_b: Node, node_a: Node, top: Node) 
             {"query": True, "protocol": "UDP", "port": 2641}, {"query": True, "protocol": "HTTP", "port": port}]}]}}}
     top.store("0.NA/88.118.8", [cnri])
     assert get(node_b, PART).status_code == 200
+    dead = int(closed_port().rsplit(":", 1)[1])
     top.store("0.NA/88.118.8", [{"index": 1, "type": "HS_SITE", "data": {"format": "site", "value": {
-        "servers": [{"address": "127.0.0.1", "interfaces": [{"protocol": "TCP", "port": 2641}]}]}}}])
-    error(get(node_b, "88.118.8/ENG-1", "?auth=true"), 502, 2)  # no HTTP interface to ask
+        "servers": [{"address": "127.0.0.1", "interfaces": [{"protocol": "TCP", "port": dead}]}]}}}])
+    started = time.monotonic()  # no HTTP interface: asked over the binary protocol, which is down
+    assert f"127.0.0.1:{dead}" in error(get(node_b, "88.118.8/ENG-1", "?auth=true"), 502, 2)["message"]
+    assert time.monotonic() - started < TIMEOUT
+    top.store("0.NA/88.118.8", [{"index": 1, "type": "HS_SITE", "data": {"format": "site", "value": {
+        "servers": [{"address": "127.0.0.1", "interfaces": [{"protocol": "SMTP", "port": 25}]}]}}}])
+    assert "no HTTP or binary" in error(get(node_b, "88.118.8/ENG-1", "?auth=true"), 502, 2)["message"]
 
 
 MALICIOUS = [
