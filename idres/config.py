@@ -102,8 +102,8 @@ class Config:
         if not self.upstream_url:
             return
         if self.node_role != "top-level" and not (self.upstream_handle and self.upstream_secret):
-            raise ValueError(f"A {self.node_role} node with IDRES_UPSTREAM_URL needs IDRES_UPSTREAM_HANDLE "
-                             f"(300:0.NA/{self.node_prefix}) and IDRES_UPSTREAM_SECRET")
+            raise ValueError(f"IDRES_NODE_ROLE={self.node_role} with IDRES_UPSTREAM_URL needs "
+                             f"IDRES_UPSTREAM_HANDLE (300:0.NA/{self.node_prefix}) and IDRES_UPSTREAM_SECRET")
         if self.upstream_handle:
             expected = f"0.NA/{self.node_prefix}"
             index, sep, handle = self.upstream_handle.partition(":")
