@@ -26,7 +26,10 @@ SECRET_PERMISSIONS = "1100"
 FORMATS = ("string", "base64", "hex", "admin", "vlist", "site", "key")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-# HS_ADMIN permission bits, most significant first (REFERENCE section 2).
+# HS_ADMIN permission bits, bit 0 first (REFERENCE section 2).  The 12-character
+# string is written most significant bit first, so its LAST character is bit 0
+# (ADD_HANDLE) and its first is bit 11 (LIST_HANDLES): "011111110011" is
+# everything but LIST_HANDLES, ADD_NA and DELETE_NA, as CNRI reads it.
 ADMIN_BITS = ("ADD_HANDLE", "DELETE_HANDLE", "ADD_NA", "DELETE_NA", "MODIFY_VALUE",
               "REMOVE_VALUE", "ADD_VALUE", "MODIFY_ADMIN", "REMOVE_ADMIN", "ADD_ADMIN",
               "READ_VALUE", "LIST_HANDLES")
@@ -83,7 +86,7 @@ class HandleValue:
 def admin_permissions(value: HandleValue) -> set[str]:
     """The permission names an HS_ADMIN value grants."""
     bits = value.value.get("permissions", "") if isinstance(value.value, dict) else ""
-    return {name for name, bit in zip(ADMIN_BITS, bits) if bit == "1"}
+    return {name for name, bit in zip(ADMIN_BITS, reversed(bits)) if bit == "1"}
 
 
 def parse_values(body: Any) -> list[HandleValue]:

@@ -5,6 +5,10 @@ import base64
 import json
 from urllib.parse import quote
 
+import pytest
+
+from idres.values import ADMIN_BITS, HandleValue, admin_permissions
+
 from tests.conftest import (ADMIN_AUTH, ADMIN_SECRET, ENT_AUTH, ENT_SECRET, OTHER_AUTH, RESOLVER_TABLES,
                             basic, counts, row_count)
 
@@ -227,7 +231,7 @@ def test_user_seckey_is_stored_hashed_and_hidden(client, db):
 
 def test_hs_admin_bits_are_enforced(client, db):
     alice = make_user(client, "alice")
-    part_admin_by(client, "88.118.8/P1", "88.118.8/alice", 300, "000010000000")  # MODIFY_VALUE only
+    part_admin_by(client, "88.118.8/P1", "88.118.8/alice", 300, "000000010000")  # MODIFY_VALUE only (bit 4)
     r = put(client, "88.118.8/P1", [{"index": 1, "type": "URL", "data": "https://by-alice"}], alice, "?index=1")
     assert r.status_code == 200 and r.json["responseCode"] == 1
     before = counts(db)
@@ -254,7 +258,7 @@ def test_vlist_groups_grant_membership(client, db):
     group = [{"index": 200, "type": "HS_VLIST", "data": {"format": "vlist", "value": [
         {"handle": "88.118.8/alice", "index": 300}, {"handle": "88.118.8/nobody", "index": 300}]}}]
     assert put(client, "88.118.8/group", group, ENT_AUTH).status_code == 201
-    part_admin_by(client, "88.118.8/P2", "88.118.8/group", 200, "000011000000")  # MODIFY + REMOVE
+    part_admin_by(client, "88.118.8/P2", "88.118.8/group", 200, "000000110000")  # MODIFY + REMOVE values (bits 4, 5)
     assert put(client, "88.118.8/P2", [{"index": 1, "type": "URL", "data": "y"}], alice, "?index=1").status_code == 200
     assert client.delete(url("88.118.8/P2", "?index=2"), headers=alice).status_code == 200
     before = counts(db)
@@ -295,3 +299,14 @@ def test_every_successful_write_is_audited_without_secrets(client, db):
     assert [r["handle"] for r in rows[:5]] == ["88.118.8/ENG-1"] * 5
     text = everything(db)
     assert "another-secret" not in text and ENT_SECRET not in text
+
+
+@pytest.mark.parametrize("bits,granted", [
+    ("011111110011", set(ADMIN_BITS) - {"LIST_HANDLES", "ADD_NA", "DELETE_NA"}),  # REFERENCE section 2
+    ("100000000000", {"LIST_HANDLES"}),
+    ("000000000001", {"ADD_HANDLE"}),
+    ("000000010000", {"MODIFY_VALUE"}),
+])
+def test_hs_admin_bit_strings_read_most_significant_bit_first(bits, granted):
+    value = HandleValue(100, "HS_ADMIN", "admin", {"handle": "0.NA/88.118.8", "index": 300, "permissions": bits})
+    assert admin_permissions(value) == granted
