@@ -12,16 +12,21 @@ prefix from the ``HS_SITE`` values of ``0.NA/<prefix>``:
 
 With ``doNotRefer`` the answer is rc 301 (HTTP 400) carrying those site
 values in ``values``, so the client can go there itself; by default the node
-asks the responsible node's REST interface and returns its answer under the
-spelling the client used.  Answers from elsewhere (the handle's and the
-prefix record's) are cached for their TTL (see :mod:`idres.federation.cache`).
+asks the responsible node (its REST interface; a server whose site names
+only TCP/UDP interfaces over the binary protocol) and returns its answer
+under the spelling the client used.  Answers from elsewhere (the handle's
+and the prefix record's) are cached for their TTL (see
+:mod:`idres.federation.cache`).  Client credentials are not forwarded: a
+recursive answer holds the public values.
 
 Bounds: a request that already passed :data:`MAX_RECURSION` nodes is not
-sent further; a site or upstream URL naming this node, or a node already on
-the request's path (``X-Handle-Via``), is a loop (rc 2, HTTP 508); and all
-calls one request makes to other nodes share one deadline of
-``config.upstream_timeout`` seconds, so a client waits at most about that
-long at this node however many hops lie behind it.
+sent further (rc 6, recursion count too high, HTTP 508); a site or upstream
+URL naming this node, or a node already on the request's path
+(``X-Handle-Via``), is a loop (rc 2, HTTP 508); and all calls one request
+makes to other nodes share one deadline of ``config.upstream_timeout``
+seconds, so a client waits at most about that long at this node however
+many hops lie behind it.  Unreachable or broken nodes are rc 2 with HTTP 502
+(refused, bad answer) or 504 (deadline passed).
 """
 from __future__ import annotations
 
