@@ -155,15 +155,18 @@ def transformation_edges(s: Session, output_keys: Sequence[str]) -> list[Any]:
     All of an event's outputs come back, so the caller can tell what share
     of the inputs went into the outputs it asked about.
     """
-    rows: dict[tuple, Any] = {}
+    # Two steps: the events first, then their edges by primary key.  One statement with
+    # a subquery let PostgreSQL misjudge how many events match and scan the whole table.
+    seqs: set[int] = set()
     for part, marks in chunks(output_keys):
-        for row in s.all(
-                "SELECT e.created_seq, e.parent_key, e.child_key, e.child, e.consumed_mass_g "
-                "FROM genealogy_edges e WHERE e.kind = 'transformation' AND e.created_seq IN ("
-                "SELECT o.created_seq FROM genealogy_edges o WHERE o.kind = 'transformation' "
-                f"AND o.parent_key IN ({marks}))", part):
-            rows[(row["created_seq"], row["parent_key"], row["child_key"])] = row
-    return [rows[k] for k in sorted(rows)]
+        seqs.update(int(r["created_seq"]) for r in s.all(
+            "SELECT DISTINCT created_seq FROM genealogy_edges WHERE kind = 'transformation' "
+            f"AND parent_key IN ({marks})", part))
+    rows: list[Any] = []
+    for part, marks in chunks(sorted(seqs)):  # type: ignore[arg-type]
+        rows += s.all("SELECT created_seq, parent_key, child_key, child, consumed_mass_g FROM genealogy_edges "
+                      f"WHERE kind = 'transformation' AND created_seq IN ({marks})", part)
+    return sorted(rows, key=lambda r: (r["created_seq"], r["parent_key"], r["child_key"]))
 
 
 def assembly_children(s: Session, parent_keys: Sequence[str]) -> list[Any]:
