@@ -18,8 +18,11 @@ from typing import Iterator
 
 import pytest
 import requests
+from click.testing import CliRunner
 
+from idres import commands  # noqa: F401  (registers the subcommands)
 from idres.app import create_app
+from idres.cli import cli as cli_group
 from idres.config import Config
 from idres.federation import upstream
 from idres.federation.sites import sites_of
@@ -266,21 +269,22 @@ def test_operator_story_through_the_cli_and_idres_serve(tmp_path, top_up) -> Non
     url = f"http://127.0.0.1:{port}"
     wrong, prefix = "wrong-upstream-secret-5ab1", next_prefix()
 
-    def cli(*args: str, secret: str = wrong, stdin: str = "") -> subprocess.CompletedProcess:
-        done = subprocess.run([str(IDRES), "--database", database, "--base-url", url, *args], input=stdin,
-                              capture_output=True, text=True, timeout=60, cwd=home,
-                              env=secondary_env(home, top_up.url, secret))
-        assert done.returncode == 0, done.stderr
-        assert secret not in done.stdout + done.stderr
-        return done
+    def cli(*args: str, secret: str = wrong, stdin: str = "") -> str:
+        env = {k: v for k, v in secondary_env(home, top_up.url, secret).items() if k.startswith("IDRES_")}
+        done = CliRunner().invoke(cli_group, ["--database", database, "--base-url", url, *args],
+                                  input=stdin, env=env)
+        assert done.exit_code == 0, done.output
+        assert secret not in done.output
+        return done.output
 
+    home.mkdir()
     cli("init", "--admin-secret-stdin", stdin=ADMIN_SECRET + "\n")
     created = cli("prefix", "create", prefix, "--secret-stdin", stdin=ENT_SECRET + "\n")
-    assert f"upstream {top_up.url}: pending (1 attempt, next try " in created.stdout
-    assert "upstream answered HTTP 401 rc 402: Invalid credentials" in created.stdout
+    assert f"upstream {top_up.url}: pending (1 attempt, next try " in created
+    assert "upstream answered HTTP 401 rc 402: Invalid credentials" in created
     synced = cli("upstream", "sync")  # tries every pending one now, the node's own prefix too
-    assert f"0.NA/{prefix}: pending: upstream answered HTTP 401" in synced.stdout
-    assert f"0.NA/{SEC_A}: pending" in synced.stdout and "2 tried, 0 registered" in synced.stdout
+    assert f"0.NA/{prefix}: pending: upstream answered HTTP 401" in synced
+    assert f"0.NA/{SEC_A}: pending" in synced and "2 tried, 0 registered" in synced
 
     stop(top_up)
     log_path = tmp_path / "sec.log"
@@ -302,5 +306,5 @@ def test_operator_story_through_the_cli_and_idres_serve(tmp_path, top_up) -> Non
     assert SEC_A_SECRET not in log_path.read_text()
     [site] = sites_of(top_up.record(f"0.NA/{prefix}").json()["values"])
     assert site.http_url == url and not site.hdl_protocols  # served without the binary protocol
-    listing = cli("prefix", "list")
-    assert re.search(rf"^{re.escape(prefix)} +0 handles  registered 20", listing.stdout, re.M)
+    listing = cli("prefix", "list", secret=SEC_A_SECRET)
+    assert re.search(rf"^{re.escape(prefix)} +0 handles  registered 20", listing, re.M)
