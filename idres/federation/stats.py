@@ -42,7 +42,7 @@ log = logging.getLogger("idres.stats")
 
 READER_INDEX = 301
 READER_ADMIN_INDEX = 101
-READER_PERMISSIONS = "000000000001"  # LIST_HANDLES only
+READER_PERMISSIONS = "100000000000"  # LIST_HANDLES only (bit 11, written first)
 
 _lock = threading.Lock()
 # Weak keys: a database object nobody serves from any more takes its counts with it.
