@@ -9,7 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
 
 from idres import __version__
-from idres.api import labels, openapi_paths, stats
+from idres.api import labels, openapi_paths, reports, stats
 from idres.api.context import respond
 from schemas.handle_values import (ErrorSchema, HandleListSchema, HandleRecordSchema,
                                    ValueInSchema, ValueOutSchema, ValuesBodySchema)
@@ -93,7 +93,7 @@ def build_spec() -> dict[str, Any]:
     for name, schema in openapi_paths.SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     for path, operations in {**_operations(), **labels.OPENAPI_PATHS, **stats.OPENAPI_PATHS,
-                             **openapi_paths.paths()}.items():
+                             **reports.OPENAPI_PATHS, **openapi_paths.paths()}.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 

@@ -15,10 +15,37 @@ from idres.api.ledger import current_log
 from idres.auth import require_authenticated
 from idres.carbon.annual import annual_summary, summary_csv
 from idres.carbon.quarterly import quarterly_report
+from idres.carbon.requests import Annual, Quarterly
 from idres.errors import BadRequest, HandleError
 
 bp = Blueprint("reports", __name__, url_prefix="/api/reports/cbam")
 MAX_REPORT_BODY = 16 * 1024 * 1024  # 100,000 handles fit
+
+
+def _operation(summary: str, body: type, formats: dict[str, str]) -> dict[str, Any]:
+    content = {"application/json": {"schema": {"type": "object"}}}
+    content.update({mime: {"schema": {"type": "string"}} for mime in formats.values()})
+    return {"post": {
+        "summary": summary, "security": [{"basic": []}],
+        "parameters": [{"name": "format", "in": "query", "required": False, "schema": {
+            "type": "string", "enum": ["json", *formats]}, "description": "or the Accept header"}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"200": {"description": "the report", "content": content},
+                      "400": {"description": "bad request (rc 4), naming the field"},
+                      "401": {"description": "authentication needed"},
+                      "403": {"description": "another exporter's shipments"},
+                      "422": {"description": "nothing to report, or carbon data that cannot be rolled up"},
+                      "500": {"description": "the generated QReport failed the XSD (rc 2; a bug)"}}}}
+
+
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/reports/cbam/quarterly": _operation(
+        "CBAM quarterly report (QReport v23 XML validated against the XSD, JSON twin, proof of origin)",
+        Quarterly, {"xml": "application/xml"}),
+    "/api/reports/cbam/annual": _operation(
+        "CBAM definitive-period annual summary for an importer (certificates, de minimis)",
+        Annual, {"csv": "text/csv"}),
+}
 
 
 def _format(allowed: tuple[str, ...]) -> str:
