@@ -68,3 +68,22 @@ def test_the_migration_fills_the_table_from_the_log(client, db, config):
         s.run("DELETE FROM shipments")
         s.run(db.ddl(BACKFILL))
     assert rows(db) == want
+
+
+def test_a_report_snapshot_does_not_see_later_commits(client, db, config):
+    """Reports read in Database.snapshot(): a shipment committed meanwhile (another connection) stays
+    out of it, on SQLite (WAL read transaction) and PostgreSQL (REPEATABLE READ)."""
+    import threading
+
+    handles, _ = ship_some(client, db, config)
+    with db.snapshot() as s:
+        before = s.one("SELECT COUNT(*) AS n FROM shipments")["n"]
+        if db.dialect == "postgres":
+            assert s.one("SHOW transaction_isolation")["transaction_isolation"] == "repeatable read"
+        writer = threading.Thread(target=lambda: accepted(client, event(
+            "shipped", TIMES[1], handles=[handles[0]], from_party=ENT, to_party="EU-IMP-3")))
+        writer.start()
+        writer.join()
+        assert s.one("SELECT COUNT(*) AS n FROM shipments")["n"] == before
+    with db.snapshot() as s:
+        assert s.one("SELECT COUNT(*) AS n FROM shipments")["n"] == before + 1
