@@ -160,6 +160,19 @@ def resolution_hook(db: Database, config: Config) -> Callable[[str], None]:
     return functools.partial(count_resolution, db, config)
 
 
+def counting(answer: Callable[[Any, Any], Any], db: Database, config: Config) -> Callable[[Any, Any], Any]:
+    """Wrap the binary server's answer (``idres.hdl.answer.Answer``): replies with values
+    (rc 1) or with none matching the filters (rc 200) count as served, as over REST."""
+
+    def counted(query: Any, hop: Any) -> Any:
+        reply = answer(query, hop)
+        if reply.rc in (1, 200):
+            count_resolution(db, config, query.handle)
+        return reply
+
+    return counted
+
+
 @serve_tasks.register("resolution-counts")
 async def flush_task(config: Config, db: Database) -> None:
     """Flush the supervisor's counts (binary-protocol answers) periodically and, when

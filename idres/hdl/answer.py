@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from idres.config import Config
+from idres.federation.stats import counting
 from idres.resolver import ResolveQuery, resolve
 from idres.storage import Database
 
@@ -70,5 +71,10 @@ def local_answer(db: Database, config: Config) -> Answer:
 
 
 def build_answer(db: Database, config: Config) -> Answer:
-    """The answer a node's binary server uses (the federation router plugs in here)."""
-    return local_answer(db, config)
+    """The answer a node's binary server uses (the federation router plugs in here).
+
+    Answers are counted per prefix for the statistics reported upward
+    (:func:`idres.federation.stats.counting`); keep that wrapper around
+    whatever answers here.
+    """
+    return counting(local_answer(db, config), db, config)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from idres.cli import cli
 from idres.config import Config
 from idres.federation.stats import (count_resolution, flush_resolutions, pending_resolutions, prefix_report,
                                     reader_values)
+from idres.hdl import client as hdl_client
 from idres.node import create_prefix, init_node
 from idres.registrar import PutRequest, put_handle
 from idres.resolver import ResolveQuery, resolve
@@ -105,10 +107,11 @@ def test_idres_stats_cli(db, config) -> None:
     assert done.exit_code == 0 and f"{OTHER:<20} {0:>12} {1:>12}" in done.output
 
 
-def test_gunicorn_workers_count_and_flush_periodically_and_at_exit(tmp_path: Path) -> None:
-    """Two real workers: counts reach the database within the flush interval, and what a
-    worker counted after its last flush is written when it stops gracefully (SIGTERM)."""
-    database, home, port = str(tmp_path / "live.db"), tmp_path / "home", free_port()
+def test_served_resolutions_are_counted_and_flushed_periodically_and_at_exit(tmp_path: Path) -> None:
+    """``idres serve``: two gunicorn workers (REST) and the supervisor (binary protocol,
+    UDP and TCP).  Counts reach the database within the flush interval, and what was
+    counted after the last flush is written when the node stops gracefully (SIGTERM)."""
+    database, home, port, hdl_port = str(tmp_path / "live.db"), tmp_path / "home", free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     config = Config(database=database, node_prefix=NODE, base_url=url)
     db = open_database(database)
@@ -119,7 +122,7 @@ def test_gunicorn_workers_count_and_flush_periodically_and_at_exit(tmp_path: Pat
     env = {**cli_env(home), "IDRES_STATS_FLUSH_SECONDS": "0.5"}
     with open(tmp_path / "serve.log", "wb") as log:
         proc = subprocess.Popen([str(IDRES), "--database", database, "--base-url", url, "serve", "--bind",
-                                 f"127.0.0.1:{port}", "--workers", "2", "--hdl-port", "0"],
+                                 f"127.0.0.1:{port}", "--workers", "2", "--hdl-port", str(hdl_port)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=home,
                                 env=env, start_new_session=True)
 
@@ -134,15 +137,20 @@ def test_gunicorn_workers_count_and_flush_periodically_and_at_exit(tmp_path: Pat
         assert r.status_code == 201
         for _ in range(40):  # a new connection each: both workers answer some
             assert requests.get(f"{url}/api/handles/88.118.8/LIVE-1", timeout=10).status_code == 200
-        wait_for(lambda: stored() == 40, timeout=5)
+        for n in range(10):
+            assert hdl_client.resolve("127.0.0.1", hdl_port, "88.118.8/LIVE-1", tcp=n % 2 == 1).rc == 1
+        wait_for(lambda: stored() == 50, timeout=5)
         time.sleep(0.6)
-        assert stored() == 40  # nothing counted twice
-        for _ in range(15):
+        assert stored() == 50  # nothing counted twice
+        for n in range(15):
             assert requests.get(f"{url}/api/handles/88.118.8/LIVE-1", timeout=10).status_code == 200
+            assert hdl_client.resolve("127.0.0.1", hdl_port, "88.118.8/LIVE-1").rc == 1
     finally:
+        proc.send_signal(signal.SIGTERM)  # the supervisor stops gunicorn gracefully
+        assert proc.wait(timeout=30) == 0
         _stop(proc)
     try:
-        assert stored() == 55
+        assert stored() == 80
     finally:
         db.close()
 
