@@ -9,7 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
 
 from idres import __version__
-from idres.api import labels, openapi_paths, reports, stats
+from idres.api import labels, openapi_paths, pact, reports, stats
 from idres.api.context import respond
 from schemas.handle_values import (ErrorSchema, HandleListSchema, HandleRecordSchema,
                                    ValueInSchema, ValueOutSchema, ValuesBodySchema)
@@ -84,6 +84,8 @@ def build_spec() -> dict[str, Any]:
                    info={"description": "Handle.net-compatible identifier resolution node"})
     spec.components.security_scheme("basic", {"type": "http", "scheme": "basic",
                                               "description": "username index:handle, e.g. 300:0.NA/88.118.8"})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
+                                               "description": "a token from POST /auth/token (PACT)"})
     for name, schema in (("Value", ValueInSchema), ("ValueOut", ValueOutSchema),
                          ("ValuesBody", ValuesBodySchema), ("HandleRecord", HandleRecordSchema),
                          ("HandleList", HandleListSchema), ("Error", ErrorSchema),
@@ -93,7 +95,7 @@ def build_spec() -> dict[str, Any]:
     for name, schema in openapi_paths.SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     for path, operations in {**_operations(), **labels.OPENAPI_PATHS, **stats.OPENAPI_PATHS,
-                             **reports.OPENAPI_PATHS, **openapi_paths.paths()}.items():
+                             **reports.OPENAPI_PATHS, **pact.OPENAPI_PATHS, **openapi_paths.paths()}.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 

@@ -47,6 +47,50 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 PACT_CODES = {400: "BadRequest", 401: "TokenExpired", 403: "AccessDenied", 404: "NoSuchFootprint"}
 
 
+_PACT_ERROR = {"type": "object", "required": ["code", "message"],
+               "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
+
+
+def _answers(description: str, *codes: int) -> dict[str, Any]:
+    texts = {400: "BadRequest (e.g. a bad limit)", 401: "TokenExpired",
+             403: "AccessDenied (no token, or one not accepted)", 404: "NoSuchFootprint"}
+    out = {"200": {"description": description, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["data"]}}}}}
+    out.update({str(c): {"description": texts[c], "content": {"application/json": {"schema": _PACT_ERROR}}}
+                for c in codes})
+    return out
+
+
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/auth/token": {"post": {
+        "summary": "PACT Action Authenticate: OAuth2 client credentials (client_id 300:0.NA/<prefix>, "
+                   "client_secret its HS_SECKEY secret) for a short-lived bearer token",
+        "security": [{"basic": []}],
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": ["grant_type"], "properties": {
+                "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
+        "responses": {"200": {"description": "access_token, token_type bearer, expires_in"},
+                      "400": {"description": "invalid_request or unsupported_grant_type (RFC 6749 5.2)"},
+                      "401": {"description": "invalid_client (RFC 6749 5.2)"}}}},
+    "/2/footprints": {"get": {
+        "summary": "PACT Action ListFootprints: ProductFootprints of part types and batches, paged "
+                   "(Link rel=next); $filter is ignored", "security": [{"bearer": []}],
+        "parameters": [{"name": n, "in": "query", "required": False, "description": d,
+                        "schema": {"type": "integer"}}
+                       for n, d in (("limit", "at most this many (1..; capped at 100)"),
+                                    ("offset", "start at this footprint (from the Link header)"))],
+        "responses": _answers("{data: [ProductFootprint]}", 400, 401, 403)}},
+    "/2/footprints/{footprint_id}": {"get": {
+        "summary": "PACT Action GetFootprint", "security": [{"bearer": []}],
+        "parameters": [{"name": "footprint_id", "in": "path", "required": True, "description": "a UUID",
+                        "schema": {"type": "string"}}],
+        "responses": _answers("{data: ProductFootprint}", 400, 401, 403, 404)}},
+    EXTENSION_PATH: {"get": {"summary": "JSON schema of the idres proof-of-origin PACT extension",
+                             "responses": {"200": {"description": "the schema"}}}},
+}
+
+
 class OAuthError(Exception):
     """An RFC 6749 section 5.2 error of the token endpoint."""
 
