@@ -12,7 +12,7 @@ from __future__ import annotations
 from idres.config import Config
 from idres.errors import NotResponsible
 from idres.federation.routing import Referral, Router
-from idres.federation.stats import resolution_hook
+from idres.federation.stats import counting
 from idres.hdl.answer import Answer, Hop, Reply
 from idres.resolver import ResolveQuery
 from idres.storage import Database
@@ -21,9 +21,9 @@ RC_SERVICE_REFERRAL = 302
 
 
 def binary_answer(db: Database, config: Config) -> Answer:
-    """An :data:`~idres.hdl.answer.Answer` that routes like ``GET /api/handles`` (own cache)."""
+    """An :data:`~idres.hdl.answer.Answer` that routes like ``GET /api/handles`` (own cache);
+    answers count toward the per-prefix statistics as :func:`idres.hdl.answer.build_answer`'s do."""
     router = Router(db, config)
-    router.on_served = resolution_hook(db, config)
 
     def answer(query: ResolveQuery, hop: Hop) -> Reply:
         try:
@@ -35,4 +35,4 @@ def binary_answer(db: Database, config: Config) -> Answer:
             return Reply(RC_SERVICE_REFERRAL, query.handle, tuple(referral.values), referral.message)
         return Reply.from_rest(body)
 
-    return answer
+    return counting(answer, db, config)

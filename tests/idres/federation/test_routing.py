@@ -15,10 +15,15 @@ from typing import Iterator
 
 import pytest
 
+from idres.errors import NotResponsible
+from idres.federation.binary import binary_answer
 from idres.federation.cache import NEGATIVE_TTL, AnswerCache
+from idres.federation.remote import RecursionLimit
 from idres.federation.routing import MAX_RECURSION, Router
 from idres.federation.sites import node_url, sites_of
+from idres.hdl.answer import Hop as HdlHop
 from idres.node import create_prefix
+from idres.resolver import ResolveQuery
 from tests.idres.federation.routing_nodes import (FakeNode, Node, closed_port, dripping_port,
                                                   running_node, silent_port, site)
 
@@ -369,3 +374,17 @@ def test_site_parsing_ignores_what_it_cannot_contact() -> None:
     primary["data"]["value"]["primarySite"] = True
     assert [s.http_url for s in sites_of([http("http://m.test"), primary])] == ["http://p.test:8000", "http://m.test"]
     assert node_url("HTTP://P.test/") == node_url("http://p.test:80") == "http://p.test:80"
+
+
+def test_binary_protocol_answer_maps_the_header_flags(node_b: Node, node_a: Node) -> None:
+    answer = binary_answer(node_b.db, node_b.config)
+    reply = answer(ResolveQuery(PART.lower()), HdlHop())
+    assert (reply.rc, reply.handle, list(reply.values)) == (1, PART.lower(), get(node_a, PART).json["values"])
+    referral = answer(ResolveQuery(PART), HdlHop(recursive=False))  # REC cleared: where to go
+    assert referral.rc == 302 and referral.values[0]["type"] == "HS_SITE"
+    with pytest.raises(NotResponsible):  # REC cleared and DNRF: neither an answer nor a referral
+        answer(ResolveQuery(PART), HdlHop(recursive=False, do_not_refer=True))
+    with pytest.raises(RecursionLimit) as too_deep:
+        answer(ResolveQuery("88.118.8/ENG-7"), HdlHop(recursion_count=MAX_RECURSION))
+    assert too_deep.value.rc == 6
+    assert answer(ResolveQuery(PART, types=("NOPE",)), HdlHop()).rc == 200
