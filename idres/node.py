@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from idres.auth import OPERATOR, Identity
 from idres.config import Config
+from idres.federation import upstream
+from idres.federation.upstream import site_value, utc_text
 from idres.handles import fold, prefix_record
 from idres.ledger_key import ensure_key_file, load_signer
+from idres.registrar import PutRequest, put_handle
+from idres.storage import Database, federation, records
 from idres.storage.engine import Session
+from idres.storage.migrations import migrate
+from idres.values import ALL_PERMISSIONS
 from ledger import store as ledger_store
 from ledger.log import Log
 from ledger.note import NoteError, Signer, open_checkpoint
-from idres.registrar import PutRequest, put_handle
-from idres.federation import upstream
-from idres.federation.upstream import site_value, utc_text
-from idres.storage import Database, federation, records
-from idres.storage.migrations import migrate
-from idres.values import ALL_PERMISSIONS
 
 ADMIN_INDEX = 100
 SECKEY_INDEX = 300

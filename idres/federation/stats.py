@@ -25,7 +25,6 @@ import os
 import threading
 import time
 import weakref
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from psycopg_pool import PoolClosed
@@ -37,6 +36,7 @@ from idres.config import Config
 from idres.errors import NotAuthorized
 from idres.handles import NA_PREFIX, fold, prefix_record
 from idres.storage import Database, federation, records
+from idres.values import utc_timestamp
 
 log = logging.getLogger("idres.stats")
 
@@ -89,7 +89,7 @@ def flush_resolutions(db: Database | None = None) -> int:
         targets = [db] if db is not None else list(_pending)
         batches = {d: _pending.pop(d) for d in targets if _pending.get(d)}
     written = 0
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = utc_timestamp()
     for target, counts in batches.items():
         try:
             with target.write() as s:
@@ -142,7 +142,7 @@ def prefix_report(db: Database, config: Config) -> dict[str, Any]:
             rows.append({"prefix": prefix, "identifiers": records.count_handles(s, fold(prefix)),
                          "resolutions": count, "resolutionsUpdatedAt": at})
     return {"responseCode": 1, "node": config.node_prefix, "role": config.node_role,
-            "generatedAt": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "generatedAt": utc_timestamp(),
             "flushSeconds": config.stats_flush_seconds, "prefixes": rows,
             "prefixRecordResolutions": resolved.get(fold(NA_PREFIX), (0, None))[0]}
 

@@ -23,14 +23,13 @@ import http.client
 import json
 import logging
 import random
+import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from idres import serve_tasks
 from idres.config import Config
@@ -46,6 +45,7 @@ SITE_INDEX = 1
 ADMIN_INDEX = 100
 BATCH = 50
 MAX_ERROR_CHARS = 300
+MAX_ANSWER_BYTES = 256 * 1024  # a prefix record's answer is a few kB
 NETWORK_ERRORS = (OSError, http.client.HTTPException, ValueError)
 
 
@@ -102,6 +102,9 @@ def queue_node_prefix(db: Database, config: Config) -> bool:
     (with our key); registering writes our HS_SITE into it."""
     if not config.registers_upward:
         return False
+    with db.read() as s:  # the common case, every round of the retry loop: already queued
+        if store.load_registration(s, fold(config.node_prefix)) is not None:
+            return False
     with db.write() as s:
         if store.load_registration(s, fold(config.node_prefix)) is not None:
             return False
@@ -118,24 +121,48 @@ def backoff(config: Config, attempts: int) -> float:
 
 def _request(config: Config, method: str, path: str, body: Any = None,
              authenticated: bool = True) -> tuple[int, dict[str, Any]]:
-    """One call to the upstream's REST API: ``(HTTP status, JSON body or {})``."""
-    url = config.upstream_url.rstrip("/") + path
+    """One call to the upstream's REST API: ``(HTTP status, JSON body or {})``.
+
+    The whole call, slow answers included, ends within ``upstream_timeout``: a
+    watchdog shuts the socket at the deadline (per-read timeouts alone would let
+    an upstream that drips its answer hold a registration for ever).
+    """
+    parts = urlsplit(config.upstream_url)
     headers = {"Accept": "application/json"}
-    data = None
     if body is not None:
-        data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
     if authenticated:
         user = quote(config.upstream_handle, safe="/")  # 300%3A0.NA/88.118, as pyhandle sends it
         token = base64.b64encode(f"{user}:{config.upstream_secret}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
-    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname or "", parts.port, timeout=config.upstream_timeout)
+    watchdog = threading.Timer(config.upstream_timeout, _cut, (conn,))
+    watchdog.start()
     try:
-        with urllib.request.urlopen(req, timeout=config.upstream_timeout) as resp:
-            return resp.status, _json(resp.read())
-    except urllib.error.HTTPError as err:
-        with err:
-            return err.code, _json(err.read())
+        conn.request(method, parts.path.rstrip("/") + path,
+                     None if body is None else json.dumps(body).encode(), headers)
+        response = conn.getresponse()
+        raw = response.read(MAX_ANSWER_BYTES)
+    except NETWORK_ERRORS:
+        if not getattr(conn, "cut", False):
+            raise
+    finally:
+        watchdog.cancel()
+        conn.close()
+    if getattr(conn, "cut", False):  # a cut-off answer may look complete: never trust it
+        raise TimeoutError(f"no complete answer within {config.upstream_timeout:g} s")
+    return response.status, _json(raw)
+
+
+def _cut(conn: http.client.HTTPConnection) -> None:
+    """The deadline passed: unblock whatever read or write the call is stuck in."""
+    conn.cut = True  # type: ignore[attr-defined]
+    if conn.sock is not None:
+        try:
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _json(raw: bytes) -> dict[str, Any]:
@@ -184,8 +211,7 @@ def register(config: Config, prefix: str) -> Outcome:
                 return Outcome(store.CONFLICT, conflict)
         return Outcome(store.PENDING, _describe(status, body))
     except NETWORK_ERRORS as err:
-        reason = getattr(err, "reason", None) or err
-        return Outcome(store.PENDING, f"upstream unreachable: {type(err).__name__}: {reason}"[:MAX_ERROR_CHARS])
+        return Outcome(store.PENDING, f"upstream unreachable: {type(err).__name__}: {err}"[:MAX_ERROR_CHARS])
 
 
 # -- attempts and the retry loop -------------------------------------------------------------

@@ -13,6 +13,8 @@ import logging
 import re
 import subprocess
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -29,6 +31,7 @@ from idres.federation.sites import sites_of
 from idres.node import create_prefix, init_node, list_prefixes
 from idres.storage import Database, open_database
 from tests.conftest import ADMIN_AUTH, ADMIN_SECRET
+from tests.idres.federation.routing_nodes import dripping_port, silent_port
 from tests.idres.federation.upstream_node import (SEC_A, SEC_A_SECRET, SEC_B, SEC_B_SECRET, TOP, TOP_SECRET,
                                                   TopNode, basic, serving, set_up_top, start, stop, wait_for)
 from tests.idres.live_node import IDRES, _stop, cli_env, free_port
@@ -308,3 +311,15 @@ def test_operator_story_through_the_cli_and_idres_serve(tmp_path, top_up) -> Non
     assert site.http_url == url and not site.hdl_protocols  # served without the binary protocol
     listing = cli("prefix", "list", secret=SEC_A_SECRET)
     assert re.search(rf"^{re.escape(prefix)} +0 handles  registered 20", listing, re.M)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_upstream_that_never_answers_costs_one_timeout(database_url, tmp_path) -> None:
+    """Accepting and never answering, or dripping the answer: the attempt ends at the timeout."""
+    with silent_port() as silent, dripping_port(0.05) as dripping:
+        for url in (silent, dripping):
+            config = replace(secondary_config(database_url, tmp_path, url), upstream_timeout=0.5)
+            started = time.monotonic()
+            outcome = upstream.register(config, f"{SEC_A}.5")
+            assert time.monotonic() - started < 1.5
+            assert outcome.state == "pending" and "within 0.5 s" in outcome.error, outcome
