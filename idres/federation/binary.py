@@ -21,8 +21,8 @@ RC_SERVICE_REFERRAL = 302
 
 
 def binary_answer(db: Database, config: Config) -> Answer:
-    """An :data:`~idres.hdl.answer.Answer` that routes like ``GET /api/handles`` (own cache);
-    answers count toward the per-prefix statistics as :func:`idres.hdl.answer.build_answer`'s do."""
+    """The node's :data:`~idres.hdl.answer.Answer`: routes like ``GET /api/handles`` (own cache),
+    and counts answers toward the per-prefix statistics reported upward."""
     router = Router(db, config)
 
     def answer(query: ResolveQuery, hop: Hop) -> Reply:

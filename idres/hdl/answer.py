@@ -6,13 +6,15 @@ calls an :data:`Answer`: a blocking callable (it runs in the server's thread
 pool) that returns a :class:`Reply` or raises an
 :class:`~idres.errors.HandleError`, whose ``rc`` becomes the response code.
 
-:func:`build_answer` is the one place that chooses the answer for a node:
-today it resolves locally (:func:`local_answer`: ``idres.resolver.resolve``
-as an anonymous reader, so values without public read are never sent).  The
-federation router replaces the body of :func:`build_answer` with its own
-callable (same signature), which may answer referrals (rc 302/303 with the
-HS_SITE values as ``values``) or resolve upward with :mod:`idres.hdl.client`,
-whose successful results are :class:`Reply` objects too.
+:func:`local_answer` answers from this node's records only
+(``idres.resolver.resolve`` as an anonymous reader, so values without public
+read are never sent).  A served node uses
+:func:`idres.federation.binary.binary_answer` instead (composed in
+:mod:`idres.supervisor`): the federation router, which may answer referrals
+(rc 302/303 with the HS_SITE values as ``values``) or resolve upward with
+:mod:`idres.hdl.client`, whose successful results are :class:`Reply` objects
+too, and which counts answers for the statistics reported upward.  This
+package imports nothing from :mod:`idres.federation`.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from idres.config import Config
-from idres.federation.stats import counting
 from idres.resolver import ResolveQuery, resolve
 from idres.storage import Database
 
@@ -69,12 +70,3 @@ def local_answer(db: Database, config: Config) -> Answer:
 
     return answer
 
-
-def build_answer(db: Database, config: Config) -> Answer:
-    """The answer a node's binary server uses (the federation router plugs in here).
-
-    Answers are counted per prefix for the statistics reported upward
-    (:func:`idres.federation.stats.counting`); keep that wrapper around
-    whatever answers here.
-    """
-    return counting(local_answer(db, config), db, config)

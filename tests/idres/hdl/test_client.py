@@ -11,7 +11,7 @@ import pytest
 
 from idres.errors import HandleNotFound
 from idres.hdl import client as hdl_client
-from idres.hdl.answer import Hop, Reply, build_answer
+from idres.hdl.answer import Hop, Reply, local_answer
 from idres.hdl.exchange import encode_reply, udp_frames
 from idres.hdl.wire import Envelope, decode_envelope, decode_message
 from idres.resolver import ResolveQuery
@@ -66,7 +66,7 @@ def test_resolves_what_rest_shows(db: Any, config: Any, client: Any) -> None:
         {"index": 2, "type": "HIDDEN", "data": "no", "permissions": "1100"}]})
     assert r.status_code == 201
     rest = client.get(f"/api/handles/{ENT}/C-1").json
-    with running(build_answer(db, config)) as srv:
+    with running(local_answer(db, config)) as srv:
         got = hdl_client.resolve("127.0.0.1", srv.port, f"{ENT}/C-1")
         assert got == Reply(1, rest["handle"], tuple(rest["values"]))
         empty = hdl_client.resolve("127.0.0.1", srv.port, f"{ENT}/C-1", types=("NOPE",))

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from idres.hdl.answer import build_answer
+from idres.hdl.answer import local_answer
 from tests.conftest import ENT, ENT_AUTH
 from tests.idres.hdl.packets import (KEEP_CONNECTION, REQUEST_DIGEST, TRUNCATED, envelope,
                                      message, parse, read_framed, reassemble, request,
@@ -38,7 +38,7 @@ VALUES = [
 def server(db: Any, config: Any, client: Any) -> Iterator[Any]:
     r = client.put(f"/api/handles/{H}", json={"values": VALUES}, headers=ENT_AUTH)
     assert r.status_code == 201, r.json
-    with running(build_answer(db, config), read_timeout=0.5) as srv:
+    with running(local_answer(db, config), read_timeout=0.5) as srv:
         yield srv
 
 
@@ -229,7 +229,7 @@ def test_garbage_and_slow_clients(server: Any) -> None:
 
 def test_limits(db: Any, config: Any) -> None:
     """Past the open-connection cap new connections are closed; past the pending cap: rc 3."""
-    with running(build_answer(db, config), max_connections=1, read_timeout=1.0) as srv:
+    with running(local_answer(db, config), max_connections=1, read_timeout=1.0) as srv:
         holder = socket.create_connection(("127.0.0.1", srv.port), timeout=3)
         time.sleep(0.1)
         try:  # closed at once: an empty read, or a reset since our request went unread
@@ -239,6 +239,6 @@ def test_limits(db: Any, config: Any) -> None:
         holder.close()
         time.sleep(0.1)
         assert parse(tcp_exchange(srv.port, request(f"0.NA/{ENT}"))).rc == 1
-    with running(build_answer(db, config), max_pending=0) as srv:
+    with running(local_answer(db, config), max_pending=0) as srv:
         busy = parse(udp_exchange(srv.port, request(f"0.NA/{ENT}")))
         assert (busy.rc, busy.request_id) == (3, 7)
