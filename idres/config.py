@@ -1,6 +1,7 @@
 """Node configuration: environment variables, overridable from the CLI."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
@@ -115,6 +116,18 @@ class Config:
         if self.hdl_port and self.hdl_address in WILDCARD_HOSTS:
             raise ValueError("IDRES_HDL_PUBLIC_HOST must name the address other nodes reach "
                              "the binary protocol at")
+        if self.registers_upward and self.hdl_port and not _is_ip(self.hdl_address):
+            # RFC 3651's HS_SITE holds a 16-byte address: a host name cannot be published there.
+            raise ValueError(f"IDRES_HDL_PUBLIC_HOST must be the IP address other nodes reach the "
+                             f"binary protocol at ({self.hdl_address!r} is a host name)")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 _ENV = {

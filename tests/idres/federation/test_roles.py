@@ -30,6 +30,9 @@ B_AUTH = basic("300:0.NA/88.119", B_SECRET)
       "IDRES_UPSTREAM_HANDLE": "300:0.NA/88"}, "IDRES_UPSTREAM_SECRET is empty"),
     ({**UP, "IDRES_UPSTREAM_HANDLE": "300:0.NA/88.118", "IDRES_UPSTREAM_SECRET": "x" * 8,
       "IDRES_HDL_HOST": "0.0.0.0", "IDRES_BASE_URL": "http://0.0.0.0:8000"}, "IDRES_HDL_PUBLIC_HOST"),
+    ({**UP, "IDRES_UPSTREAM_HANDLE": "300:0.NA/88.118", "IDRES_UPSTREAM_SECRET": "x" * 8,
+      "IDRES_HDL_HOST": "0.0.0.0", "IDRES_BASE_URL": "https://sec.example:8443"},
+     "IDRES_HDL_PUBLIC_HOST must be the IP address other nodes reach the binary protocol at ('sec.example'"),
     ({"IDRES_UPSTREAM_RETRY_BASE": "10", "IDRES_UPSTREAM_RETRY_MAX": "5"}, "IDRES_UPSTREAM_RETRY_BASE"),
     ({"IDRES_STATS_FLUSH_SECONDS": "0"}, "IDRES_STATS_FLUSH_SECONDS"),
     ({"IDRES_STATS_FLUSH_SECONDS": "soon"}, "IDRES_STATS_FLUSH_SECONDS must be a number"),
@@ -47,9 +50,9 @@ def test_settings_a_node_may_run_with() -> None:
     assert not root_side.registers_upward  # an upstream to resolve from, nothing to register
     below = load_config(environ={**UP, "IDRES_UPSTREAM_HANDLE": "300:0.na/88.118",
                                  "IDRES_UPSTREAM_SECRET": "s" * 8, "IDRES_HDL_HOST": "0.0.0.0",
-                                 "IDRES_BASE_URL": "https://sec.example:8443", "IDRES_UPSTREAM_RETRY_BASE": "0.5",
+                                 "IDRES_BASE_URL": "https://192.0.2.9:8443", "IDRES_UPSTREAM_RETRY_BASE": "0.5",
                                  "IDRES_STATS_FLUSH_SECONDS": "2"})
-    assert below.registers_upward and below.hdl_address == "sec.example"  # wildcard bind: the URL's host
+    assert below.registers_upward and below.hdl_address == "192.0.2.9"  # wildcard bind: the URL's host
     assert (below.upstream_retry_base, below.stats_flush_seconds) == (0.5, 2.0)
     public = load_config({"hdl_public_host": "192.0.2.7"}, environ={**UP, "IDRES_NODE_ROLE": "enterprise",
                                                                      "IDRES_NODE_PREFIX": "88.118.8",
