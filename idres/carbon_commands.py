@@ -98,7 +98,7 @@ def part_type_list(ctx: Context, owner: str | None, as_json: bool) -> None:
 
 @cli.group()
 def cbam() -> None:
-    """EU CBAM: default values (and, later, reports)."""
+    """EU CBAM: default values, quarterly reports and annual summaries."""
 
 
 @cbam.group("defaults")
