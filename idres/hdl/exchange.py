@@ -10,6 +10,7 @@ RC_OPERATION_NOT_SUPPORTED for an operation this server does not do).
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -102,7 +103,8 @@ def encode_reply(env: Envelope, request: Message, reply: Reply) -> Outcome:
         return error(env, request, reply.rc, reply.message or VALUES_NOT_FOUND)
     try:
         values = [records.encode_value(v) for v in reply.values]
-    except (ValueError, KeyError, TypeError) as err:
+    # A value relayed from another node may hold numbers or shapes RFC 3651 cannot carry.
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, struct.error) as err:
         log.error("a value of %r cannot be encoded: %s", reply.handle, err)
         return error(env, request, RC_ERROR, f"a value of {reply.handle} cannot be encoded: {err}")
     body = string(reply.handle) + u32(len(values)) + b"".join(values)

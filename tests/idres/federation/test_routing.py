@@ -388,3 +388,33 @@ def test_binary_protocol_answer_maps_the_header_flags(node_b: Node, node_a: Node
         answer(ResolveQuery("88.118.8/ENG-7"), HdlHop(recursion_count=MAX_RECURSION))
     assert too_deep.value.rc == 6
     assert answer(ResolveQuery(PART, types=("NOPE",)), HdlHop()).rc == 200
+
+
+ODD_VALUES = [  # REST-shaped enough for the router, impossible in RFC 3651's layout
+    b'{"index":1,"type":"URL","data":{"format":"string","value":"x"},"ttl":8589934592}',
+    b'{"index":100,"type":"HS_ADMIN","data":{"format":"admin","value":{"handle":5,"index":1,'
+    b'"permissions":"111111111111"}},"ttl":60}',
+    b'{"index":100,"type":"HS_ADMIN","data":{"format":"admin","value":{"handle":"0.NA/88.118.8",'
+    b'"index":-1,"permissions":"111111111111"}},"ttl":60}',
+]
+
+
+def test_remote_values_the_binary_layout_cannot_hold_get_an_error_answer(node_b_backends: Node,
+                                                                         top: Node) -> None:
+    """A remote's answer relayed over the binary protocol: an error response, not a dropped request."""
+    from idres.hdl import exchange, wire
+    from tests.idres.hdl.packets import request
+    fake = FakeNode()
+    try:
+        top.store("0.NA/88.118.8", [site(fake.url)])
+        answer = binary_answer(node_b_backends.db, node_b_backends.config)
+        for n, value in enumerate(ODD_VALUES):
+            handle = f"88.118.8/ODD-{n}"
+            fake.reply.status = 200
+            fake.reply.body = b'{"responseCode":1,"handle":"%s","values":[%s]}' % (handle.encode(), value)
+            packet = request(handle, flags=wire.FLAG_REC)
+            outcome = exchange.respond(wire.decode_envelope(packet), packet[wire.ENVELOPE_SIZE:], answer)
+            header = wire.decode_message(outcome.message).header
+            assert header.rc == wire.RC_ERROR, value
+    finally:
+        fake.close()
