@@ -8,9 +8,16 @@ claims; a handle another node reports missing (rc 100) is kept only
 :data:`NEGATIVE_TTL` seconds.  An expired entry is never served, not even
 when the node it came from is down: a stale answer could hide a changed or
 deleted record, so past its TTL the origin must answer again.
+
+The cache is bounded in bytes as well as in entries: a remote node may answer
+records up to the router's body cap (megabytes), so :data:`MAX_ENTRIES` of
+them alone could hold gigabytes per worker.  Each entry is weighed by its
+values' JSON size; past :data:`MAX_BYTES` the least recently used entries go,
+and an answer over 1/:data:`MAX_ENTRY_SHARE` of it is not kept at all.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -20,6 +27,9 @@ from typing import Any, Callable
 MAX_ENTRIES = 10_000
 MAX_TTL = 86_400.0   # one day: the default value TTL, and the most we trust a remote for
 NEGATIVE_TTL = 10.0  # "not found" answers: briefly, so a new handle shows up soon
+MAX_BYTES = 32 * 1024 * 1024   # JSON bytes of all entries of one cache (one per worker)
+MAX_ENTRY_SHARE = 16           # one entry may take at most 1/16 of that
+ENTRY_OVERHEAD = 256           # key, expiry and bookkeeping, so that empty answers weigh too
 
 
 @dataclass(frozen=True)
@@ -45,10 +55,12 @@ class AnswerCache:
     """An LRU map from folded handle to :class:`Answer`, with per-entry expiry."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_bytes: int = MAX_BYTES) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self.clock = clock
-        self._entries: OrderedDict[str, tuple[float, Answer]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, Answer, int]] = OrderedDict()
+        self.bytes = 0  # the weight of the entries held
         self._lock = threading.Lock()  # the binary server may call from several threads
         self.hits = self.misses = 0
 
@@ -58,7 +70,7 @@ class AnswerCache:
             entry = self._entries.get(key)
             if entry is None or entry[0] <= self.clock():
                 if entry is not None:
-                    del self._entries[key]
+                    self._drop(key)
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
@@ -70,15 +82,30 @@ class AnswerCache:
         ttl = answer.ttl
         if ttl <= 0 or self.max_entries <= 0:
             return
+        size = weight(answer)
         with self._lock:
-            self._entries[key] = (self.clock() + ttl, answer)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            if key in self._entries:
+                self._drop(key)
+            if size > self.max_bytes // MAX_ENTRY_SHARE:
+                return  # too big to keep: asked again next time
+            self._entries[key] = (self.clock() + ttl, answer, size)
+            self.bytes += size
+            while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: str) -> None:
+        """Remove one entry (the lock held)."""
+        self.bytes -= self._entries.pop(key)[2]
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def weight(answer: Answer) -> int:
+    """Roughly what an answer costs to keep: its values' JSON size plus a fixed overhead."""
+    return ENTRY_OVERHEAD + len(json.dumps(answer.values, separators=(",", ":"), default=str))

@@ -418,3 +418,29 @@ def test_remote_values_the_binary_layout_cannot_hold_get_an_error_answer(node_b_
             assert header.rc == wire.RC_ERROR, value
     finally:
         fake.close()
+
+
+def test_cache_is_bounded_in_bytes(node_b: Node, top: Node, clock: Clock) -> None:
+    """A remote serving large records for many handles cannot fill a worker's memory."""
+    fake = FakeNode()
+    budget = 2 * 1024 * 1024
+    cache = AnswerCache(clock=clock, max_bytes=budget)
+    node_b.app.extensions["idres.router"] = Router(node_b.db, node_b.config, cache)
+    try:
+        top.store("0.NA/88.118.8", [site(fake.url)])
+        for n in range(40):  # about 100 kB each: 4 MB asked, 2 MiB kept at most
+            handle = f"88.118.8/BIG-{n}"
+            fake.reply.body = (b'{"responseCode":1,"handle":"%s","values":[{"index":1,"type":"BLOB",'
+                               b'"data":{"format":"string","value":"%s"},"ttl":3600}]}'
+                               % (handle.encode(), b"x" * 100_000))
+            assert get(node_b, handle).status_code == 200
+            assert cache.bytes <= budget
+        assert cache.get("88.118.8/big-39") is not None      # the newest is kept
+        assert cache.get("88.118.8/big-0") is None           # the oldest made room
+        assert 10 < len(cache) < 40
+        fake.reply.body = (b'{"responseCode":1,"handle":"88.118.8/HUGE","values":[{"index":1,"type":"BLOB",'
+                           b'"data":{"format":"string","value":"%s"},"ttl":3600}]}' % (b"x" * 200_000))
+        assert get(node_b, "88.118.8/HUGE").status_code == 200  # answered, but over 1/16: not kept
+        assert cache.get("88.118.8/huge") is None and cache.get("88.118.8/big-39") is not None
+    finally:
+        fake.close()
