@@ -24,7 +24,8 @@ cannot surrender a fraction; rounding down would under-surrender).  The
 free-allocation adjustment (CBAM benchmarks) is not applied.
 
 De minimis: the importer is exempt when the year's CBAM goods weigh 50 t or
-less in total (REFERENCE 7).  A non-admin caller sees only its own
+less in total (REFERENCE 7), all of them, also those of CN codes the request
+leaves out (``cn_codes`` narrows the rows, not the importer's threshold).  A non-admin caller sees only its own
 shipments, so its total is a lower bound of the importer's.
 """
 from __future__ import annotations
@@ -71,7 +72,7 @@ def annual_summary(db: Database, config: Config, who: Identity, body: Any) -> di
     certificate_price = Decimal(req["certificate_price"]) if "certificate_price" in req else None
     exact = [_row(g, prices, certificate_price) for g in
              sorted(goods.groups.values(), key=lambda g: (g.cn_code, g.installation_id or "", g.country))]
-    totals = _totals(exact, certificate_price)
+    totals = _totals(exact, certificate_price, goods.unasked_mass_g)
     left: dict[str, int] = {}
     for item in goods.left_out:
         left[item["reason"]] = left.get(item["reason"], 0) + 1
@@ -119,11 +120,12 @@ def _shown(r: dict[str, Any]) -> dict[str, Any]:
             "default_share": see_text(r["default_share"])}
 
 
-def _totals(rows: list[dict[str, Any]], certificate_price: Decimal | None) -> dict[str, Any]:
+def _totals(rows: list[dict[str, Any]], certificate_price: Decimal | None,
+            unasked_mass_g: int = 0) -> dict[str, Any]:
     mass_g = sum(r["mass_g"] for r in rows)
     exact = sum((r["certificates"] for r in rows), ZERO)
     whole = int(exact.to_integral_value(rounding=ROUND_CEILING))
-    exempt = Decimal(mass_g) / GRAMS_PER_TONNE <= DE_MINIMIS_T
+    exempt = Decimal(mass_g + unasked_mass_g) / GRAMS_PER_TONNE <= DE_MINIMIS_T
     out = {"goods": sum(r["goods"] for r in rows), "net_mass_t": tonnes_text(mass_g),
            "direct_emissions_t": co2_text(sum((r["direct"] for r in rows), ZERO)),
            "indirect_emissions_t": co2_text(sum((r["indirect"] for r in rows), ZERO)),
@@ -132,6 +134,7 @@ def _totals(rows: list[dict[str, Any]], certificate_price: Decimal | None) -> di
            "carbon_price_deduction_t": co2_text(sum((r["deduction"] for r in rows), ZERO)),
            "certificates": co2_text(exact), "certificates_whole": whole,
            "de_minimis": exempt, "de_minimis_threshold_t": str(DE_MINIMIS_T),
+           "de_minimis_net_mass_t": tonnes_text(mass_g + unasked_mass_g),
            "certificates_to_surrender": 0 if exempt else whole}
     if certificate_price is not None:
         out["certificate_price_eur"] = str(certificate_price)

@@ -153,6 +153,7 @@ class Goods:
     left_out: list[dict[str, Any]] = field(default_factory=list)
     shipment_seqs: set[int] = field(default_factory=set)
     roll: Rollup | None = None
+    unasked_mass_g: int = 0  # CBAM goods outside the asked CN codes: they still count toward de minimis
 
     def seqs(self) -> list[int]:
         """Every contributing ledger entry: the roll-ups' and the shipments'."""
@@ -181,6 +182,8 @@ def roll_up(s: Session, year: int, shipped: list[Any], cn_codes: Iterable[str] |
         where = fields[i] if fields else "subject"
         subject = roll.facts.subject(row["handle"])
         if not is_cbam_good(subject.cn_code) or (wanted is not None and subject.cn_code not in wanted):
+            if is_cbam_good(subject.cn_code):
+                goods.unasked_mass_g += subject.mass_g or 0
             goods.left_out.append({"handle": row["handle"], "cn_code": subject.cn_code,
                                    "reason": "not a CBAM good" if not is_cbam_good(subject.cn_code)
                                    else "CN code not asked for"})

@@ -109,3 +109,13 @@ def test_proofs_on_request(shared):
     full = annual(shared, {"importer": HEAVY_IMPORTER, "year": 2026, "include_proofs": True},
                   OTHER_AUTH)["proof_of_origin"]
     assert all(e["proof"] and e["entry"] for e in full["entries"])
+
+
+def test_asking_fewer_cn_codes_does_not_lower_the_de_minimis_mass(shared):
+    """HEAVY imported 60 t of rod: a summary of its bolts alone must not call it exempt."""
+    body = {"importer": HEAVY_IMPORTER, "year": 2026, "cn_codes": ["73181590"]}
+    answer = annual(shared, body, OTHER_AUTH)
+    assert answer["rows"] == [] and answer["left_out"] == {"CN code not asked for": 1}
+    totals = answer["totals"]
+    assert (totals["net_mass_t"], totals["de_minimis_net_mass_t"], totals["de_minimis"]) == (
+        "0.000000", "60.000000", False)
