@@ -76,6 +76,9 @@ def _q(**change) -> dict:
     (_q(cn_codes=["7318159"]), 400, "cn_codes[0]"),               # not 8 digits
     (_q(cn_codes=["73181590", "84099100"]), 400, "cn_codes[1]"),  # not a CBAM good
     (_q(unknown=1), 400, "unknown"),
+    (_q(declarant={**DECLARANT, "name": "ACME\x01"}), 400, "declarant.name"),  # not XML 1.0 text
+    (_q(remarks="half a surrogate \ud800"), 400, "remarks"),
+    (_q(signature={**_q()["signature"], "place": "Ningbo\ufffe"}), 400, "signature.place"),
     (_q(quarter=2), 422, "quarter"),                              # no shipments in that quarter
     (_q(to_party="NOBODY"), 422, "quarter"),
     (_q(exporter="88.118.9"), 403, "exporter"),                   # ENT's key cannot report OTHER's
