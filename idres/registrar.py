@@ -217,6 +217,11 @@ def _delete_whole(s: Session, config: Config, who: Identity, handle: Handle, per
         if remaining:
             raise BadRequest(f"Prefix {handle.suffix} still has {remaining} handles; delete them first",
                              handle=handle.text, status=409)
+        derived = records.count_derived_prefixes(s, fold(handle.suffix))
+        if derived:
+            # Whoever later got this record would administer the derived ones left behind.
+            raise BadRequest(f"Prefix {handle.suffix} still has {derived} derived prefix records "
+                             f"(0.NA/{handle.suffix}.*); delete them first", handle=handle.text, status=409)
     records.delete_handle(s, handle.key)
     records.record_audit(s, who.name, "delete", handle.text, {})
 

@@ -20,6 +20,17 @@ INSTALLATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$")
 _LAT = re.compile(r"^-?\d{1,2}(\.\d{1,8})?$")
 _LON = re.compile(r"^-?\d{1,3}(\.\d{1,8})?$")
 _FACTOR = re.compile(r"^\d{1,6}(\.\d{1,7})?$")
+# Characters XML 1.0 cannot hold (controls, lone surrogates, U+FFFE/U+FFFF): names and
+# places end up in QReport XML, where they would fail as a 500 instead of a 400 here.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> None:
+    """Refuse text that XML 1.0 cannot carry, naming the character and its position."""
+    bad = _NOT_XML.search(value)
+    if bad:
+        raise ValidationError(f"character U+{ord(bad.group()):04X} at position {bad.start()} "
+                              "is not allowed (XML 1.0 text)")
 
 
 def _country(value: str) -> None:
@@ -42,14 +53,14 @@ class InstallationSchema(Schema):
 
     installation_id = fields.String(required=True, validate=validate.Regexp(
         INSTALLATION_ID, error="1-20 of A-Z, a-z, 0-9, '.', '-', '_', starting with a letter or digit"))
-    name = fields.String(required=True, validate=validate.Length(1, 256))
+    name = fields.String(required=True, validate=[validate.Length(1, 256), xml_text])
     country = fields.String(required=True, validate=_country)
-    city = fields.String(required=True, validate=validate.Length(1, 35))
+    city = fields.String(required=True, validate=[validate.Length(1, 35), xml_text])
     unlocode = fields.String(validate=validate.Regexp(
         r"^[A-Z]{2}[A-Z2-9]{3}$", error="UN/LOCODE: country code and three letters or digits, e.g. CNNGB"))
     latitude = fields.String(validate=_coordinate(_LAT, 90))
     longitude = fields.String(validate=_coordinate(_LON, 180))
-    operator = fields.String(validate=validate.Length(1, 70))
+    operator = fields.String(validate=[validate.Length(1, 70), xml_text])
 
     @validates_schema
     def _consistent(self, data: dict, **_: Any) -> None:
@@ -68,7 +79,7 @@ class PartTypeSchema(Schema):
 
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Z0-9][A-Z0-9._-]{0,31}$", error="part type code: 1-32 of A-Z, 0-9, '.', '-', '_'"))
-    description = fields.String(validate=validate.Length(1, 500))
+    description = fields.String(validate=[validate.Length(1, 500), xml_text])
     cn_code = fields.String(required=True, validate=validate.Regexp(
         r"^[0-9]{8}$", error="CN code must be 8 digits"))
     net_mass_g = fields.Integer(strict=True, required=True, validate=validate.Range(
@@ -87,7 +98,7 @@ class DefaultValueSchema(Schema):
         _FACTOR, error="a decimal string of tCO2e/t, e.g. 2.10"))
     indirect = fields.String(required=True, validate=validate.Regexp(
         _FACTOR, error="a decimal string of tCO2e/t, e.g. 0.35"))
-    source = fields.String(validate=validate.Length(0, 200))
+    source = fields.String(validate=[validate.Length(0, 200), xml_text])
 
     @validates("country")
     def _any_country(self, value: str, **_: Any) -> None:

@@ -19,26 +19,15 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from idres.carbon.scope import COUNTRIES, is_cbam_good
 from idres.errors import BadRequest, from_validation
+from schemas.carbon import xml_text
 
 MAX_HANDLES = 100_000
 _AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,5})?$")
 LAST_YEAR = 2100
 
 
-# Characters XML 1.0 cannot hold (controls, lone surrogates, U+FFFE/U+FFFF): in a text field
-# they would reach the QReport and fail there as a 500 instead of a 400 naming the field.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _xml_text(value: str) -> None:
-    bad = _NOT_XML.search(value)
-    if bad:
-        raise ValidationError(f"character U+{ord(bad.group()):04X} at position {bad.start()} "
-                              "is not allowed (XML 1.0 text)")
-
-
 def _text(low: int, high: int, **kw: Any) -> fields.String:
-    return fields.String(validate=[validate.Length(low, high), _xml_text], **kw)
+    return fields.String(validate=[validate.Length(low, high), xml_text], **kw)
 
 
 def _country(value: str) -> None:

@@ -207,8 +207,8 @@ def register(config: Config, prefix: str) -> Outcome:
             return Outcome(store.REGISTERED)
         if status == 403:
             conflict = _held_by_someone_else(config, record)
-            if conflict:
-                return Outcome(store.CONFLICT, conflict)
+            if conflict:  # lists the upstream's admins: as long as the upstream likes, so cut
+                return Outcome(store.CONFLICT, conflict[:MAX_ERROR_CHARS])
         return Outcome(store.PENDING, _describe(status, body))
     except NETWORK_ERRORS as err:
         return Outcome(store.PENDING, f"upstream unreachable: {type(err).__name__}: {err}"[:MAX_ERROR_CHARS])

@@ -97,6 +97,19 @@ def count_handles(s: Session, prefix_key: str) -> int:
     return int(row["n"])
 
 
+def count_derived_prefixes(s: Session, prefix_key: str) -> int:
+    """Prefix records ``0.NA/<prefix>.<anything>`` (derived prefixes) this node holds.
+
+    A key range rather than LIKE: '_' may appear in prefixes, and '/' sorts
+    right after '.', so the range is exactly the keys starting ``0.na/<prefix>.``
+    (keys compare bytewise on both backends).
+    """
+    low = f"0.na/{prefix_key}."
+    row = s.one("SELECT COUNT(*) AS n FROM handles WHERE prefix_key = ? AND handle_key >= ? AND handle_key < ?",
+                ("0.na", low, low[:-1] + "/"))
+    return int(row["n"])
+
+
 def list_handles(s: Session, prefix_key: str, offset: int, limit: int | None) -> list[str]:
     """Handles under a prefix, in folded-key order, as registered."""
     sql = "SELECT handle FROM handles WHERE prefix_key = ? ORDER BY handle_key"

@@ -70,7 +70,9 @@ def test_an_installation_is_created_then_replaced_by_its_owner_only(shared):
     ({"longitude": "121,544"}, "longitude"), ({"longitude": None}, "longitude"),
     ({"unlocode": "DEHAM"}, "unlocode"), ({"unlocode": "CN-NGB"}, "unlocode"),
     ({"city": ""}, "city"), ({"name": None}, "name"), ({"colour": "red"}, "colour"),
-    ({"installation_id": "OTHER-ID"}, "installation_id")])
+    ({"installation_id": "OTHER-ID"}, "installation_id"),
+    # text XML 1.0 cannot carry would break every QReport naming the installation
+    ({"name": "Works\x07"}, "name"), ({"city": "Ning\ud800bo"}, "city"), ({"operator": "Co.\ufffe"}, "operator")])
 def test_bad_installations_are_refused_naming_the_field(shared, change, field):
     body = {**GOOD_SITE, **change}
     if change.get("longitude", "") is None:
@@ -88,7 +90,8 @@ def test_installation_ids_fit_the_cbam_registry_format(shared):
     ({"cn_code": "7318159"}, "cn_code"), ({"cn_code": "7318159a"}, "cn_code"),
     ({"cn_code": 73181590}, "cn_code"), ({"net_mass_g": 0}, "net_mass_g"),
     ({"net_mass_g": 52.5}, "net_mass_g"), ({"net_mass_g": "52"}, "net_mass_g"),
-    ({"net_mass_g": None}, "net_mass_g"), ({"code": "OTHER"}, "code")])
+    ({"net_mass_g": None}, "net_mass_g"), ({"code": "OTHER"}, "code"),
+    ({"description": "hex bolt\x00"}, "description")])
 def test_bad_part_types_are_refused_naming_the_field(shared, change, field):
     body = {k: v for k, v in {**GOOD_TYPE, **change}.items() if v is not None}
     refused(shared, "put", f"/api/carbon/part-types/{ENT}/BOLT-M12", 400, field, json=body, headers=ENT_AUTH)

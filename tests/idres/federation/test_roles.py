@@ -138,3 +138,17 @@ def test_a_secondary_node_grants_no_derived_prefixes_to_enterprise_keys(client, 
     before = counts(db)
     r = client.put("/api/handles/0.NA/88.118.8.1", headers=ENT_AUTH, json=_admin("0.NA/88.118.8"))
     rejected(db, before, r, 403, 400)
+
+
+def test_a_prefix_record_with_derived_prefixes_cannot_be_deleted(top) -> None:
+    """Deleting 0.NA/88.118 would orphan 0.NA/88.118.8 (whoever got 88.118 next would administer it)."""
+    db, config, client = top
+    create_prefix(db, config, "88.1180", "sibling-secret")  # a sibling, not derived: must not count
+    assert client.put("/api/handles/0.NA/88.118.8", headers=A_AUTH, json=_admin("0.NA/88.118")).status_code == 201
+    before = counts(db)
+    r = client.delete("/api/handles/0.NA/88.118", headers=A_AUTH)
+    rejected(db, before, r, 409, 4)
+    assert "derived prefix" in r.json["message"] and r.json["handle"] == "0.NA/88.118"
+    assert client.delete("/api/handles/0.NA/88.118.8", headers=A_AUTH).status_code == 200
+    assert client.delete("/api/handles/0.NA/88.118", headers=A_AUTH).status_code == 200
+    assert client.get("/api/handles/0.NA/88.1180").status_code == 200
