@@ -184,7 +184,7 @@ def test_demo_loads_once(database_url: str) -> None:
     assert set(shown) == {"300:0.NA/88.118", "300:0.NA/88.118.8", "300:0.NA/88.118.9"}
     for user, secret in shown.items():
         assert logs_in(database_url, user, secret)
-    assert prefixes(database_url) == {"88.118": 0, "88.118.8": 4, "88.118.9": 3}
+    assert prefixes(database_url) == {"88.118": 0, "88.118.8": 4, "88.118.9": 3 + 12}  # 12 exports
 
     part = json.loads(ok(idres(database_url, "resolve", "88.118.9/BOLT-2026-000003")).stdout)
     data = {v["type"]: v["data"]["value"] for v in part["values"]}
@@ -194,11 +194,31 @@ def test_demo_loads_once(database_url: str) -> None:
     again = ok(idres(database_url, "demo", "--parts", "50"))
     assert again.stdout.splitlines() == ["88.118.8 already loaded", "88.118.9 already loaded"]
     assert "secret" not in again.stdout
-    assert prefixes(database_url) == {"88.118": 0, "88.118.8": 4, "88.118.9": 3}
+    assert prefixes(database_url) == {"88.118": 0, "88.118.8": 4, "88.118.9": 3 + 12}
     stored = stored_text(database_url)
     for secret in shown.values():
         assert secret.encode() not in stored
     failed(idres(database_url, "demo", "--parts", "1"), 2, "--parts")
+
+
+def test_the_demo_carries_the_worked_cbam_example(database_url: str, tmp_path: Path) -> None:
+    """A newcomer can run a CBAM report on the demo at once: the exported bolts' SEE is
+    REFERENCE section 7's (150 + 1,080 x 2.10) / 1,000 = 2.418 direct, (30 + 1,080 x 0.42) / 1,000
+    = 0.4836 indirect, and the QReport validates."""
+    from tests.idres.reports import DECLARANT, SIGNATURE, assert_valid_qreport
+
+    ok(idres(database_url, "demo", "--parts", "4"))
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"declarant": DECLARANT, "signature": SIGNATURE}))
+    xml, answer = tmp_path / "q.xml", tmp_path / "q.json"
+    ok(idres(database_url, "cbam", "quarterly", "--actor", "88.118.9", "--request", str(request),
+             "--year", "2026", "--quarter", "4", "--to-party", "DE0123456789012",
+             "--xml", str(xml), "--json", str(answer)))
+    assert_valid_qreport(xml.read_text())
+    (good,) = json.loads(answer.read_text())["report"]["imported_goods"]
+    assert (good["cn_code"], good["installation_id"], good["see_direct"], good["see_indirect"]) == (
+        "73181568", "CN-CZ-FAST", "2.4180000", "0.4836000")
+    assert good["net_mass_t"] == "0.000624"  # 12 bolts of 52 g
 
 
 def test_console_script_errors(tmp_path: Path) -> None:
