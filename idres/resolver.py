@@ -8,9 +8,8 @@ from idres.auth import Identity
 from idres.authority import check_responsible, listing_permissions, permissions_on
 from idres.config import Config
 from idres.errors import AuthenticationNeeded, HandleNotFound, NotAuthorized, NotResponsible
-from idres.handles import fold, is_within, parse_handle, prefix_record, validate_prefix
+from idres.handles import Handle, fold, is_within, parse_handle, prefix_record, validate_prefix
 from idres.storage import Database, records
-from idres.values import HandleValue
 
 DEFAULT_PAGE_SIZE = 100
 
@@ -25,33 +24,36 @@ class ResolveQuery:
     public_only: bool = False
 
 
-def _matches(value: HandleValue, types: tuple[str, ...], indexes: tuple[int, ...]) -> bool:
-    """Union of the type and index filters; a type ending in '.' matches sub-types."""
-    if value.index in indexes:
+def wanted(value: dict[str, Any], types: tuple[str, ...], indexes: tuple[int, ...]) -> bool:
+    """The filters on a value in REST form: the union of the index and type filters;
+    a type ending in '.' matches sub-types."""
+    if value["index"] in indexes:
         return True
-    for wanted in types:
-        if value.type == wanted or (wanted.endswith(".") and value.type.startswith(wanted)):
-            return True
-    return False
+    vtype = value["type"]
+    return any(vtype == t or (t.endswith(".") and vtype.startswith(t)) for t in types)
 
 
-def resolve(db: Database, config: Config, viewer: Identity | None, query: ResolveQuery) -> dict[str, Any]:
-    """A handle's values as the viewer may see them (rc 1; rc 200 when filters match nothing)."""
-    handle = parse_handle(query.handle)
+def resolve(db: Database, config: Config, viewer: Identity | None, query: ResolveQuery,
+            handle: Handle | None = None) -> dict[str, Any]:
+    """A handle's values as the viewer may see them (rc 1; rc 200 when filters match nothing).
+
+    ``handle`` is ``query.handle`` already parsed, when the caller has it.
+    """
+    handle = handle or parse_handle(query.handle)
     with db.lookup() as s:
-        record = records.load_record(s, handle.key)
-        if record is None:
+        rows = records.value_rows(s, handle.key)
+        if not rows:
             check_responsible(s, config, handle)
             raise HandleNotFound(handle=query.handle)
-        hidden = [v for v in record.values if not v.public_read]
-        may_read = (viewer is not None and not query.public_only and hidden
-                    and "READ_VALUE" in permissions_on(s, config, viewer, handle, record))
-    values = [v for v in record.values if v.public_read or (may_read and v.admin_read)]
+        # Permissions are looked up only when they could change the answer.
+        may_read = (viewer is not None and not query.public_only and records.has_hidden(rows)
+                    and "READ_VALUE" in permissions_on(s, config, viewer, handle, records.record_of(rows)))
+    values = records.readable_json(rows, may_read)
     if query.types or query.indexes:
-        values = [v for v in values if _matches(v, query.types, query.indexes)]
+        values = [v for v in values if wanted(v, query.types, query.indexes)]
         if not values:
             return {"responseCode": 200, "handle": query.handle, "values": []}
-    return {"responseCode": 1, "handle": query.handle, "values": [v.to_json() for v in values]}
+    return {"responseCode": 1, "handle": query.handle, "values": values}
 
 
 def holds_prefix(db: Database, config: Config, prefix: str) -> bool:

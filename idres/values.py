@@ -23,6 +23,8 @@ from schemas.handle_values import ValueInSchema
 DEFAULT_TTL = 86400
 DEFAULT_PERMISSIONS = "1110"  # admin read, admin write, public read, no public write
 SECRET_PERMISSIONS = "1100"
+# Positions in the permissions string: admin read, admin write, public read, public write.
+ADMIN_READ, PUBLIC_READ = 0, 2
 FORMATS = ("string", "base64", "hex", "admin", "vlist", "site", "key")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -57,11 +59,11 @@ class HandleValue:
 
     @property
     def public_read(self) -> bool:
-        return self.permissions[2] == "1"
+        return self.permissions[PUBLIC_READ] == "1"
 
     @property
     def admin_read(self) -> bool:
-        return self.permissions[0] == "1"
+        return self.permissions[ADMIN_READ] == "1"
 
     @property
     def is_admin(self) -> bool:
@@ -73,14 +75,21 @@ class HandleValue:
 
     def to_json(self) -> dict[str, Any]:
         """The REST representation; ``timestamp`` is always present."""
-        out: dict[str, Any] = {"index": self.index, "type": self.type,
-                               "data": {"format": self.format, "value": self.value},
-                               "ttl": self.ttl, "timestamp": self.timestamp}
-        if self.permissions != DEFAULT_PERMISSIONS:
-            out["permissions"] = self.permissions
-        if self.references:
-            out["references"] = self.references
-        return out
+        return rest_json(self.index, self.type, self.format, self.value, self.ttl,
+                         self.permissions, self.references, self.timestamp)
+
+
+def rest_json(index: int, vtype: str, fmt: str, value: Any, ttl: int, permissions: str,
+              references: list[Any], timestamp: str) -> dict[str, Any]:
+    """A value's REST representation from its fields (resolution builds it straight
+    from stored rows, without a :class:`HandleValue`)."""
+    out: dict[str, Any] = {"index": index, "type": vtype, "data": {"format": fmt, "value": value},
+                           "ttl": ttl, "timestamp": timestamp}
+    if permissions != DEFAULT_PERMISSIONS:
+        out["permissions"] = permissions
+    if references:
+        out["references"] = references
+    return out
 
 
 def admin_permissions(value: HandleValue) -> set[str]:

@@ -110,8 +110,13 @@ def json_body() -> Any:
         raise BadRequest("Body is nested too deeply", field="body") from None
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # one encoder, not one per response
+_PRETTY = json.JSONEncoder(ensure_ascii=False, indent=2)
+
+
 def respond(body: Any, status: int = 200) -> Any:
     """Serialize a JSON response (``pretty`` indents it)."""
-    indent = 2 if request.args.get("pretty") is not None else None
-    text = json.dumps(body, ensure_ascii=False, indent=indent)
-    return current_app.response_class(text, status=status, mimetype="application/json")
+    # Without a query string there is no ``pretty``: don't parse the arguments for it.
+    pretty = request.query_string and request.args.get("pretty") is not None
+    text = (_PRETTY if pretty else _ENCODER).encode(body).encode("utf-8")
+    return current_app.response_class(text, status=status, content_type="application/json")

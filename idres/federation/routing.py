@@ -41,7 +41,7 @@ from idres.federation.remote import (RECURSION_HEADER, VIA_HEADER, Hop, LoopDete
                                      UpstreamError, fetch, fetch_binary)
 from idres.federation.sites import Site, is_http_url, node_url, site_values, sites_of
 from idres.handles import Handle, is_within, parse_handle, prefix_record
-from idres.resolver import ResolveQuery, resolve
+from idres.resolver import ResolveQuery, resolve, wanted
 from idres.storage import Database, records
 
 MAX_RECURSION = 8
@@ -51,11 +51,14 @@ MAX_VIA = 16
 
 def hop_headers(headers: Mapping[str, str]) -> tuple[int, tuple[str, ...]]:
     """The recursion count and node path a forwarded REST request carries (0, () from a client)."""
-    raw = headers.get(RECURSION_HEADER, "0").strip()
+    raw, via_header = headers.get(RECURSION_HEADER), headers.get(VIA_HEADER)
+    if raw is None and via_header is None:
+        return 0, ()  # a client's request: nothing to check
+    raw = (raw or "0").strip()
     if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_RECURSION_COUNT:
         raise BadRequest(f"{RECURSION_HEADER} must be an integer from 0 to {MAX_RECURSION_COUNT}",
                          field=RECURSION_HEADER)
-    via = tuple(u.strip() for u in headers.get(VIA_HEADER, "").split(",") if u.strip())
+    via = tuple(u.strip() for u in (via_header or "").split(",") if u.strip())
     if len(via) > MAX_VIA or not all(is_http_url(u) for u in via):
         raise BadRequest(f"{VIA_HEADER} must list at most {MAX_VIA} http(s) base URLs",
                          field=VIA_HEADER)
@@ -95,7 +98,7 @@ class Router:
         delegated = None
         if self._in_namespace(handle):
             try:
-                return self._served(resolve(self.db, self.config, viewer, query))
+                return self._served(resolve(self.db, self.config, viewer, query, handle))
             except (NotResponsible, HandleNotFound):
                 delegated = self._delegated(handle)
                 if delegated is None:
@@ -224,7 +227,7 @@ class Router:
             raise HandleNotFound(handle=query.handle)
         values = list(answer.values)
         if query.types or query.indexes:
-            values = [v for v in values if _wanted(v, query.types, query.indexes)]
+            values = [v for v in values if wanted(v, query.types, query.indexes)]
             if not values:
                 return self._served({"responseCode": 200, "handle": query.handle, "values": []})
         return self._served({"responseCode": 1, "handle": query.handle, "values": values})
@@ -234,9 +237,3 @@ class Router:
             self.on_served(body["handle"])
         return body
 
-
-def _wanted(value: dict[str, Any], types: tuple[str, ...], indexes: tuple[int, ...]) -> bool:
-    """The resolver's filter on a value in REST form: index or type (``T.`` = sub-types)."""
-    vtype = value["type"]
-    return value["index"] in indexes or any(
-        vtype == t or (t.endswith(".") and vtype.startswith(t)) for t in types)

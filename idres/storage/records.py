@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+from json.decoder import scanstring
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
 from idres.storage.engine import Session
-from idres.values import HandleValue, encode_data, utc_timestamp
+from idres.values import ADMIN_READ, PUBLIC_READ, HandleValue, encode_data, rest_json, utc_timestamp
 
 
 @dataclass(frozen=True)
@@ -20,25 +21,63 @@ class StoredRecord:
 _VALUE_COLUMNS = "idx, type, data_format, data_value, ttl, permissions, refs, timestamp"
 
 
-def _value(row: object) -> HandleValue:
-    refs = row["refs"]
-    return HandleValue(row["idx"], row["type"], row["data_format"], json.loads(row["data_value"]),
-                       row["ttl"], row["permissions"], [] if refs == "[]" else json.loads(refs),
-                       row["timestamp"])
+def _data(text: str) -> Any:
+    """Stored data JSON, decoded; most data are one string, which the C scanner
+    decodes without json.loads' layers of Python calls."""
+    if text[:1] == '"':
+        value, end = scanstring(text, 1)
+        if end == len(text):
+            return value
+    return json.loads(text)
 
 
-# One round trip per lookup: resolution is the hot path.
+def _fields(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A :data:`_LOAD_RECORD` row's value fields, decoded, in HandleValue order
+    (by position: cheaper than by name)."""
+    refs = row[7]
+    return (row[1], row[2], row[3], _data(row[4]), row[5], row[6],
+            [] if refs == "[]" else json.loads(refs), row[8])
+
+
+def _value(row: Sequence[Any]) -> HandleValue:
+    return HandleValue(*_fields(row))
+
+
+# One round trip per lookup: resolution is the hot path.  The column order is
+# what _value, value_rows' callers and idres.values.stored_json rely on.
 _LOAD_RECORD = ("SELECT h.handle, v.idx, v.type, v.data_format, v.data_value, v.ttl, v.permissions, "
                 "v.refs, v.timestamp FROM handles h LEFT JOIN handle_values v "
                 "ON v.handle_key = h.handle_key WHERE h.handle_key = ? ORDER BY v.idx")
 
 
+def value_rows(s: Session, handle_key: str) -> list[Sequence[Any]]:
+    """A handle's stored rows, empty when it does not exist: ``(handle, index, type,
+    format, data JSON, ttl, permissions, references JSON, timestamp)`` each, index
+    order; a handle without values is one row whose other columns are ``None``."""
+    return s.tuples(_LOAD_RECORD, (handle_key,))
+
+
+def record_of(rows: Sequence[Sequence[Any]]) -> StoredRecord:
+    """The :class:`StoredRecord` of non-empty :func:`value_rows`."""
+    return StoredRecord(rows[0][0], [_value(r) for r in rows if r[1] is not None])
+
+
+def readable_json(rows: Sequence[Sequence[Any]], admin_read: bool) -> list[dict[str, Any]]:
+    """The REST form of the publicly readable values in :func:`value_rows`, and with
+    ``admin_read`` of those an administrator may read too."""
+    return [rest_json(*_fields(r)) for r in rows
+            if r[1] is not None and (r[6][PUBLIC_READ] == "1" or (admin_read and r[6][ADMIN_READ] == "1"))]
+
+
+def has_hidden(rows: Sequence[Sequence[Any]]) -> bool:
+    """True when a value in :func:`value_rows` is not publicly readable."""
+    return any(r[1] is not None and r[6][PUBLIC_READ] != "1" for r in rows)
+
+
 def load_record(s: Session, handle_key: str) -> StoredRecord | None:
     """A handle's record by folded key, or ``None`` when it does not exist."""
-    rows = s.all(_LOAD_RECORD, (handle_key,))
-    if not rows:
-        return None
-    return StoredRecord(rows[0]["handle"], [_value(r) for r in rows if r["idx"] is not None])
+    rows = value_rows(s, handle_key)
+    return record_of(rows) if rows else None
 
 
 def handle_exists(s: Session, handle_key: str) -> bool:
