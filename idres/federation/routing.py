@@ -54,7 +54,7 @@ def hop_headers(headers: Mapping[str, str]) -> tuple[int, tuple[str, ...]]:
     raw, via_header = headers.get(RECURSION_HEADER), headers.get(VIA_HEADER)
     if raw is None and via_header is None:
         return 0, ()  # a client's request: nothing to check
-    raw = (raw or "0").strip()
+    raw = ("0" if raw is None else raw).strip()
     if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_RECURSION_COUNT:
         raise BadRequest(f"{RECURSION_HEADER} must be an integer from 0 to {MAX_RECURSION_COUNT}",
                          field=RECURSION_HEADER)
