@@ -203,7 +203,7 @@ def test_recursion_count_is_bounded(node_b: Node) -> None:
     body = error(get(node_b, PART, **{"X-Handle-Recursion": str(MAX_RECURSION)}), 508, 6)
     assert "Recursion limit" in body["message"] and body["handle"] == PART
     assert get(node_b, PART, **{"X-Handle-Recursion": str(MAX_RECURSION - 1)}).status_code == 200
-    for bad in ("x", "-1", "256", "1.5", "²"):
+    for bad in ("x", "-1", "256", "1.5", "²", "", " "):  # present but empty is not 0
         assert error(get(node_b, "88.118.8/ENG-2", **{"X-Handle-Recursion": bad}), 400, 4)[
             "field"] == "X-Handle-Recursion"
 
