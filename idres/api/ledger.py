@@ -9,7 +9,8 @@ from flask import Blueprint, current_app, request
 from idres.api.context import caller, json_body, node, respond
 from idres.auth import require_authenticated
 from idres.errors import BadRequest, HandleError
-from idres.events.service import b64, handle_history, record_events
+from idres.events.group import GroupCommitter
+from idres.events.service import b64, handle_history, prepare_events
 from idres.ledger_key import LedgerKeyError, load_signer
 from ledger import store as ledger_store
 from ledger.log import Log
@@ -36,6 +37,17 @@ def current_log() -> Log:
     return log
 
 
+def current_committer() -> GroupCommitter:
+    """The worker's group committer: concurrent appends of its threads share transactions."""
+    committer = current_app.extensions.get("idres.committer")
+    if committer is None:
+        n = node()
+        fresh = GroupCommitter(n.db, current_log(), n.config.max_events)
+        # setdefault is atomic: two threads racing here still share one committer
+        committer = current_app.extensions.setdefault("idres.committer", fresh)
+    return committer
+
+
 def _int_arg(name: str) -> int:
     raw = request.args.get(name, "")
     if not (raw.isascii() and raw.isdigit()):
@@ -49,8 +61,8 @@ def post_events() -> Any:
     who = require_authenticated(caller())
     request.max_content_length = MAX_EVENTS_BODY
     body = json_body()
-    n = node()
-    return respond(record_events(n.db, n.config, current_log(), who, body), 201)
+    prepared = prepare_events(node().config, who, body)
+    return respond(current_committer().commit(prepared), 201)
 
 
 @bp.get("/api/ledger/key")

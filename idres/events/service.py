@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from idres.auth import Identity
 from idres.config import Config
 from idres.errors import HandleNotFound
-from idres.events.intake import (EventConflict, authorize, body_base, parse_events, require_existing,
-                                 require_installations)
+from idres.events.intake import (EventConflict, Named, authorize, body_base, parse_events,
+                                 require_existing, require_installations)
 from idres.events.projector import ProjectionConflict, apply_events
 from idres.handles import parse_handle
 from idres.storage import Database, projections, records
@@ -25,24 +26,77 @@ def checkpoint_json(cp: SignedCheckpoint) -> dict[str, Any]:
     return {"size": cp.size, "root": b64(cp.root), "note": cp.note}
 
 
-def record_events(db: Database, config: Config, log: Log, who: Identity, body: Any) -> dict[str, Any]:
-    """Append one event or a batch atomically; duplicates (same event_id and content) are idempotent."""
+@dataclass(frozen=True)
+class Prepared:
+    """A request's events, validated and authorized: ready for a write transaction."""
+
+    who: Identity
+    events: list[dict]
+    base: str
+    subjects: Named
+    references: Named
+
+
+def prepare_events(config: Config, who: Identity, body: Any) -> Prepared:
+    """Shape, actor and ownership checks: everything that needs no database."""
     base = body_base(body)
     events = parse_events(body, config.max_events)
     subjects, references = authorize(config, who, events, base)
+    return Prepared(who, events, base, subjects, references)
+
+
+def record_events(db: Database, config: Config, log: Log, who: Identity, body: Any) -> dict[str, Any]:
+    """Append one event or a batch atomically; duplicates (same event_id and content) are idempotent."""
+    return commit_prepared(db, log, prepare_events(config, who, body))
+
+
+def commit_prepared(db: Database, log: Log, p: Prepared) -> dict[str, Any]:
+    """One request's events in their own transaction, acknowledged after its commit."""
     try:
         with db.write() as s:
-            require_existing(s, subjects, references)
-            require_installations(s, events, base)
-            result = log.append(s, events)
-            _project(s, result.receipts, events, base)
+            require_existing(s, p.subjects, p.references)
+            require_installations(s, p.events, p.base)
+            result = log.append(s, p.events)
+            _project(s, result.receipts, p.events, p.base)
             checkpoint = result.checkpoint or log.ensure_checkpoint(s)
-            records.record_audit(s, who.name, "events", base,
-                                 {"count": len(events), "size": checkpoint.size})
+            _audit(s, p, checkpoint)
     except LedgerConflict as err:
-        raise EventConflict(str(err), field=_conflict_field(events, base, err.entry_id)) from None
-    return {"responseCode": 1, "entries": _entries(events, result.receipts),
-            "checkpoint": checkpoint_json(checkpoint)}
+        raise EventConflict(str(err), field=_conflict_field(p.events, p.base, err.entry_id)) from None
+    return _answer(p, _entries(p.events, result.receipts), checkpoint)
+
+
+def commit_together(db: Database, log: Log, group: list[Prepared]) -> list[dict[str, Any]]:
+    """Several requests' events appended in ONE transaction, in order, under one checkpoint.
+
+    All or nothing for the group: any error (a conflict, a missing handle)
+    raises and commits nothing, and the caller then commits each request on
+    its own so that the error lands on the request that caused it only.
+    The log, projections and answers are those of committing the requests
+    one after another in this order (a batch projects in order, like
+    single appends); each answer's checkpoint is the group's, which covers
+    every entry it acknowledges.
+    """
+    events = [e for p in group for e in p.events]
+    with db.write() as s:
+        require_existing(s, [n for p in group for n in p.subjects],
+                         [n for p in group for n in p.references])
+        for p in group:
+            require_installations(s, p.events, p.base)
+        result = log.append(s, events)
+        _project(s, result.receipts, events, "events")
+        checkpoint = result.checkpoint or log.ensure_checkpoint(s)
+        for p in group:
+            _audit(s, p, checkpoint)
+    entries = iter(_entries(events, result.receipts))  # duplicates marked across the group too
+    return [_answer(p, [next(entries) for _ in p.events], checkpoint) for p in group]
+
+
+def _audit(s: Any, p: Prepared, checkpoint: SignedCheckpoint) -> None:
+    records.record_audit(s, p.who.name, "events", p.base, {"count": len(p.events), "size": checkpoint.size})
+
+
+def _answer(p: Prepared, entries: list[dict], checkpoint: SignedCheckpoint) -> dict[str, Any]:
+    return {"responseCode": 1, "entries": entries, "checkpoint": checkpoint_json(checkpoint)}
 
 
 def _entries(events: list[dict], receipts: list) -> list[dict[str, Any]]:
