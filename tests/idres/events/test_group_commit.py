@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
 import threading
+import time
 from typing import Any
 
 import pytest
 
 from idres.api.ledger import current_committer
 from idres.auth import Identity
+from idres.cli import gunicorn_argv
 from idres.errors import HandleError
 from idres.events import service
 from idres.events.group import GroupCommitter
@@ -189,3 +197,80 @@ def test_limits_take_at_least_one_request(client, app, db, config, requests):
     answer = committer.commit(service.prepare_events(config, who, {"events": [inspected(h) for h in parts]}))
     assert len(answer["entries"]) == 3  # a request above the group's event limit still goes alone
     assert committer.waiting() == 0
+
+
+def _post_until_refused(port: int, handles: list[str], acked: list[str], stop: threading.Event,
+                        other: list[int]) -> None:
+    """POST single events on one keep-alive connection; note each id answered 201 (and other codes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    k = 0
+    while not stop.is_set():
+        body = inspected(handles[k % len(handles)])
+        k += 1
+        try:
+            conn.request("POST", "/api/events", json.dumps(body),
+                         {**ENT_AUTH, "Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+        except (OSError, http.client.HTTPException):  # the server is gone (or closed this connection): stop or reconnect
+            conn.close()
+            if stop.is_set():
+                return
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            continue
+        (acked.append(body["event_id"]) if r.status == 201 else other.append(r.status))
+
+
+def test_everything_acknowledged_by_a_threaded_server_survives_sigkill(client, app, db, config):
+    """A real ``idres serve`` gunicorn (threaded, grouping) killed under concurrent appends."""
+    parts, _ = setup_parts(client, db, config, ent=8, other=0)
+    port = _free_port()
+    argv, env = gunicorn_argv(config, f"127.0.0.1:{port}", 1)
+    assert "gthread" in argv
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        _wait_listening(port, proc)
+        acked: list[str] = []
+        other: list[int] = []
+        stop = threading.Event()
+        clients = [threading.Thread(target=_post_until_refused, args=(port, parts, acked, stop, other))
+                   for _ in range(8)]
+        for t in clients:
+            t.start()
+        deadline = time.monotonic() + 20
+        while len(acked) < 200 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)  # master and worker, mid-load
+        proc.wait(10)
+        stop.set()
+        for t in clients:
+            t.join(15)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert len(acked) >= 200 and other == []
+    with db.read() as s:
+        logged = {r["entry_id"] for r in s.all("SELECT entry_id FROM ledger_entries")}
+    assert set(acked) <= logged
+    assert verified_size(app, db) == len(logged)
+    accepted_after = client.post("/api/events", json=inspected(parts[0]), headers=ENT_AUTH)
+    assert accepted_after.status_code == 201, accepted_after.json  # appends resume
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_listening(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("idres serve did not listen")
