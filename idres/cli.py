@@ -112,7 +112,7 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-SERVE_THREADS = 4  # per gunicorn worker
+SERVE_THREADS = 8  # per gunicorn worker; more than the pool holds: a thread waits for a connection
 
 
 def gunicorn_argv(config: Config, bind: str, workers: int) -> tuple[list[str], dict[str, str]]:
@@ -121,9 +121,9 @@ def gunicorn_argv(config: Config, bind: str, workers: int) -> tuple[list[str], d
                IDRES_BASE_URL=config.base_url, IDRES_NODE_ROLE=config.node_role,
                IDRES_LEDGER_KEY_FILE=config.key_file)
     # Threaded workers: concurrent POST /api/events requests of a worker then share one
-    # append transaction (idres.events.group); threads stay within the database pool.
+    # append transaction (idres.events.group).
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", bind,
-            "--worker-class", "gthread", "--threads", str(min(SERVE_THREADS, config.pool_size)),
+            "--worker-class", "gthread", "--threads", str(SERVE_THREADS),
             "--access-logfile", "-"]
     if _gunicorn_version() >= (25, 1):
         # Otherwise every node on the host shares $HOME/.gunicorn/gunicorn.ctl:

@@ -17,9 +17,12 @@ worker every group holds one request, which is exactly the old path.
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager, Iterator
 
 from idres.events.service import Prepared, commit_prepared, commit_together
 from idres.storage import Database
@@ -52,6 +55,7 @@ class GroupCommitter:
         self._mutex = threading.Lock()
         self._queue: list[_Waiting] = []
         self._leading = False
+        self._turn = _sqlite_turn(db)
 
     def commit(self, prepared: Prepared) -> dict[str, Any]:
         """Commit one request's events (maybe with others'); its answer once durable."""
@@ -81,7 +85,8 @@ class GroupCommitter:
         """Commit the next group, then pass the lead on (or give it up when nobody waits)."""
         group = self._take()
         try:
-            self._run(group)
+            with self._turn():
+                self._run(group)
         finally:
             for item in group:
                 if not item.finished:  # only if _run itself broke
@@ -123,3 +128,28 @@ class GroupCommitter:
             except BaseException as err:  # noqa: BLE001 - re-raised in the request's own thread
                 item.error = err
             item.finished = True
+
+
+def _sqlite_turn(db: Database) -> Callable[[], ContextManager[Any]]:
+    """What a leader holds around its transactions: SQLite's writers queue on a file lock.
+
+    SQLite lets a writer that finds the database locked sleep and retry
+    (1, 2, 5, 10 ms ...), so two busy workers mostly wait on sleeps, not on
+    each other.  A blocking ``flock`` wakes the next worker as soon as the
+    last one is done.  It only orders this node's appends: SQLite's own lock
+    still guarantees one writer, for every other writer too.
+    """
+    path = getattr(db, "path", None)
+    if getattr(db, "dialect", "") != "sqlite" or not path or path == ":memory:":
+        return nullcontext
+
+    @contextmanager
+    def turn() -> Iterator[None]:
+        fd = os.open(path + "-appends.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    return turn
