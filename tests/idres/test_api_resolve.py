@@ -240,3 +240,43 @@ def test_unsupported_method_is_405_rc_4(client):
         r = getattr(client, method)(path, headers=ENT_AUTH)
         assert r.status_code == 405, (method, path)
         assert r.json["responseCode"] == 4, (method, path)
+
+
+MIXED = [
+    {"index": 1, "type": "URL", "data": "https://example.com/é", "ttl": 60},
+    {"index": 2, "type": "NOTE", "data": "admins only", "permissions": "1100"},
+    {"index": 3, "type": "NOTE", "data": "nobody reads this", "permissions": "0100"},
+    {"index": 4, "type": "X.SITE", "data": {"format": "site", "value": {"a": [1, None]}},
+     "references": [{"handle": "88.118.8/OTHER", "index": 1}]},
+]
+
+
+def _values(response) -> dict[int, dict]:
+    """Values by index, without the timestamp (checked for shape only)."""
+    out = {}
+    for v in response.json["values"]:
+        assert TIMESTAMP.match(v["timestamp"])
+        out[v["index"]] = {k: x for k, x in v.items() if k != "timestamp"}
+    return out
+
+
+def test_read_flags_decide_who_sees_which_value_and_its_shape(client):
+    """The answer is built straight from the stored rows: public read for everyone,
+    admin read only for an administrator who asked without publicOnly, neither flag
+    for nobody; non-default permissions and references are shown, defaults are not."""
+    create(client, "88.118.8/MIX", MIXED)
+    url_1 = {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://example.com/é"},
+             "ttl": 60}
+    site_4 = {"index": 4, "type": "X.SITE", "data": {"format": "site", "value": {"a": [1, None]}},
+              "ttl": 86400, "references": [{"handle": "88.118.8/OTHER", "index": 1}]}
+    anonymous = _values(client.get(url("88.118.8/MIX")))
+    assert anonymous[1] == url_1 and anonymous[4] == site_4 and not {2, 3} & set(anonymous)
+    admin = _values(client.get(url("88.118.8/MIX"), headers=ENT_AUTH))
+    assert admin[2] == {"index": 2, "type": "NOTE", "data": {"format": "string", "value": "admins only"},
+                        "ttl": 86400, "permissions": "1100"}
+    assert 3 not in admin and admin[1] == url_1 and admin[4] == site_4
+    assert set(_values(client.get(url("88.118.8/MIX"), headers=OTHER_AUTH))) == set(anonymous)
+    assert set(_values(client.get(url("88.118.8/MIX") + "?publicOnly", headers=ENT_AUTH))) == set(anonymous)
+    r = client.get(url("88.118.8/MIX") + "?index=3", headers=ENT_AUTH)
+    assert r.status_code == 200 and r.json == {"responseCode": 200, "handle": "88.118.8/MIX", "values": []}
+    assert indexes(client.get(url("88.118.8/MIX") + "?type=NOTE", headers=ENT_AUTH)) == [2]
