@@ -45,6 +45,21 @@ def test_percent_and_question_marks_in_values_are_data(raw) -> None:
     assert row["pattern"] == "100%?{seq}"
 
 
+def test_tuples_are_rows_by_position_in_and_out_of_transactions(raw) -> None:
+    """``Session.tuples`` (the resolution path) gives the same data as ``all``, by position."""
+    migrate(raw)
+    with raw.write() as s:
+        s.many("INSERT INTO mint_sequences (prefix_key, pattern, next_seq) VALUES (?, ?, ?)",
+               [("88.118.8", "B-{seq}", 7), ("88.118.8", "A-{seq}", 3)])
+    sql = "SELECT pattern, next_seq FROM mint_sequences WHERE prefix_key = ? ORDER BY pattern"
+    for session in (raw.lookup, raw.read):
+        with session() as s:
+            rows = s.tuples(sql, ("88.118.8",))
+            named = s.all(sql, ("88.118.8",))
+        assert [(r[0], r[1]) for r in rows] == [("A-{seq}", 3), ("B-{seq}", 7)]
+        assert [(r["pattern"], r["next_seq"]) for r in named] == [(r[0], r[1]) for r in rows]
+
+
 def test_concurrent_sequence_reservations_never_overlap(database_url: str) -> None:
     """Writers in several threads (own connections) reserve disjoint ranges."""
     from idres.storage.records import next_mint_sequence
