@@ -225,7 +225,7 @@ def test_everything_acknowledged_by_a_threaded_server_survives_sigkill(client, a
     """A real ``idres serve`` gunicorn (threaded, grouping) killed under concurrent appends."""
     parts, _ = setup_parts(client, db, config, ent=8, other=0)
     port = _free_port()
-    argv, env = gunicorn_argv(config, f"127.0.0.1:{port}", 1)
+    argv, env = gunicorn_argv(config, f"127.0.0.1:{port}", 2)  # two workers: both locks in play
     assert "gthread" in argv
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
