@@ -112,7 +112,7 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-SERVE_THREADS = 8  # per gunicorn worker; more than the pool holds: a thread waits for a connection
+SERVE_THREADS = 8  # per gunicorn worker; IDRES_POOL_SIZE (default 8) PostgreSQL connections serve them
 
 
 def gunicorn_argv(config: Config, bind: str, workers: int) -> tuple[list[str], dict[str, str]]:

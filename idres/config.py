@@ -21,7 +21,7 @@ class Config:
     node_role: str = "secondary"
     max_body_bytes: int = 1024 * 1024
     max_mint: int = 100_000
-    pool_size: int = 4
+    pool_size: int = 8            # PostgreSQL connections per process (a gthread worker runs 8 threads)
     ledger_key_file: str = ""   # default: beside the SQLite file, or ./idres-ledger.key
     ledger_key: str = field(default="", repr=False)  # PRIVATE+KEY+... instead of a file; never logged
     ledger_origin: str = ""     # default: <host of base_url>/<node prefix>
@@ -84,6 +84,8 @@ class Config:
         validate_prefix(self.node_prefix, field="IDRES_NODE_PREFIX")
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError("IDRES_BASE_URL must be an http:// or https:// URL")
+        if not 1 <= self.pool_size <= 100:
+            raise ValueError("IDRES_POOL_SIZE must be from 1 to 100")
         if not 0 <= self.hdl_port <= 65535:
             raise ValueError("IDRES_HDL_PORT must be 0 (off) or a port number up to 65535")
         if self.upstream_url and not self.upstream_url.startswith(("http://", "https://")):
@@ -150,6 +152,7 @@ _ENV = {
     "upstream_retry_base": "IDRES_UPSTREAM_RETRY_BASE",
     "upstream_retry_max": "IDRES_UPSTREAM_RETRY_MAX",
     "stats_flush_seconds": "IDRES_STATS_FLUSH_SECONDS",
+    "pool_size": "IDRES_POOL_SIZE",
 }
 
 

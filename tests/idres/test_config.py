@@ -55,3 +55,10 @@ def test_bad_federation_settings_are_refused(var, value, message):
 def test_the_upstream_secret_is_never_in_the_repr():
     config = load_config(environ={"IDRES_UPSTREAM_SECRET": "s3cr3t-upstream"})
     assert config.upstream_secret == "s3cr3t-upstream" and "s3cr3t-upstream" not in repr(config)
+
+
+def test_the_pool_size_comes_from_the_environment_and_is_bounded():
+    assert load_config(environ={}).pool_size == 8  # one connection per gthread worker thread
+    assert load_config(environ={"IDRES_POOL_SIZE": "3"}).pool_size == 3
+    with pytest.raises(ValueError, match="IDRES_POOL_SIZE must be from 1 to 100"):
+        load_config(environ={"IDRES_POOL_SIZE": "0"})
