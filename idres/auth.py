@@ -85,14 +85,12 @@ def authenticate(s: Session, header: str) -> Identity:
     index of the key that matched.
     """
     index, handle, password = parse_basic(header)
-    record = records.load_record(s, handle.key)
-    keys = [] if record is None else [
-        v for v in record.values
-        if v.type == "HS_SECKEY" and (index == 0 or v.index == index)]
-    matched = next((v for v in keys if seckey.verify_secret(password, str(v.value))), None)
+    # Read on every request (no cache of keys): a rotated or deleted key counts at once.
+    keys = [(i, data) for i, data in records.secret_keys(s, handle.key) if index in (0, i)]
+    matched = next((i for i, data in keys if seckey.verify_secret(password, str(data))), None)
     if matched is None:
         raise InvalidCredentials("Invalid credentials", field="Authorization")
-    return Identity(matched.index, handle)
+    return Identity(matched, handle)
 
 
 def _names(s: Session, ref: dict, who: Identity, depth: int) -> bool:

@@ -46,19 +46,22 @@ _lock = threading.Lock()
 
 
 def _tag(secret: str, stored: str) -> bytes:
-    return hmac.new(_PROCESS_KEY, stored.encode("utf-8") + b"\0" + secret.encode("utf-8"),
-                    hashlib.sha256).digest()
+    # hmac.digest: OpenSSL's one-shot HMAC, without hmac.new's Python object.
+    return hmac.digest(_PROCESS_KEY, stored.encode("utf-8") + b"\0" + secret.encode("utf-8"),
+                       "sha256")
 
 
 def verify_secret(secret: str, stored: str) -> bool:
     """Check a presented secret against a stored hash in constant time."""
-    if not is_hashed(stored):
-        return False
     tag = _tag(secret, stored)
     with _lock:
+        # A remembered tag is this very stored hash, already checked by scrypt:
+        # it passed is_hashed then, so that parse need not be repeated.
         if tag in _VERIFIED:
             _VERIFIED.move_to_end(tag)
             return True
+    if not is_hashed(stored):
+        return False
     _, n, r, p, salt, digest = stored.split("$")
     candidate = hashlib.scrypt(secret.encode("utf-8"), salt=base64.b64decode(salt),
                                n=int(n), r=int(r), p=int(p), dklen=32)

@@ -80,6 +80,17 @@ def load_record(s: Session, handle_key: str) -> StoredRecord | None:
     return record_of(rows) if rows else None
 
 
+_SECRET_KEYS = ("SELECT idx, data_value FROM handle_values "
+                "WHERE handle_key = ? AND type = 'HS_SECKEY' ORDER BY idx")
+
+
+def secret_keys(s: Session, handle_key: str) -> list[tuple[int, Any]]:
+    """A handle's HS_SECKEY values as ``(index, data)``, index order; empty when it has
+    none or does not exist.  Authentication runs on every write: one statement that
+    returns and decodes only the keys, not the whole record."""
+    return [(row[0], _data(row[1])) for row in s.tuples(_SECRET_KEYS, (handle_key,))]
+
+
 def handle_exists(s: Session, handle_key: str) -> bool:
     return s.one("SELECT 1 AS one FROM handles WHERE handle_key = ?", (handle_key,)) is not None
 

@@ -310,3 +310,30 @@ def test_every_successful_write_is_audited_without_secrets(client, db):
 def test_hs_admin_bit_strings_read_most_significant_bit_first(bits, granted):
     value = HandleValue(100, "HS_ADMIN", "admin", {"handle": "0.NA/88.118.8", "index": 300, "permissions": bits})
     assert admin_permissions(value) == granted
+
+
+def test_key_changes_count_from_the_next_request(client, db):
+    """Keys are read on every request: a failure is not remembered, a deleted key stops at once."""
+    alice, retry = make_user(client, "alice"), basic("300:88.118.8/alice", "alice-later")
+    any_key = basic("0:88.118.8/alice", ALICE_SECRET)
+    assert client.get(url("88.118.8/none"), headers=retry).status_code == 401
+    r = put(client, "88.118.8/alice", [{"index": 301, "type": "HS_SECKEY", "data": "alice-later"}],
+            ENT_AUTH, "?index=301")
+    assert r.status_code == 200
+    assert client.get(url("88.118.8/none"), headers=retry).status_code == 401  # index 300 still the old key
+    assert client.get(url("88.118.8/none"), headers=basic("301:88.118.8/alice", "alice-later")).status_code == 404
+    for header in (alice, any_key):
+        assert client.get(url("88.118.8/none"), headers=header).status_code == 404
+    assert client.delete(url("88.118.8/alice", "?index=300"), headers=ENT_AUTH).status_code == 200
+    for header in (alice, any_key):
+        assert client.get(url("88.118.8/none"), headers=header).status_code == 401
+
+
+def test_only_hs_seckey_values_are_keys(client, db):
+    """A valid secret hash stored under another type authenticates nobody."""
+    from idres.seckey import hash_secret
+
+    fake = [{"index": 300, "type": "URL", "data": hash_secret("not-a-key")}]
+    assert put(client, "88.118.8/mallory", fake, ENT_AUTH).status_code == 201
+    for user in ("300:88.118.8/mallory", "0:88.118.8/mallory"):
+        assert client.get(url("88.118.8/none"), headers=basic(user, "not-a-key")).status_code == 401
