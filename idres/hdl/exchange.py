@@ -21,8 +21,8 @@ from idres.hdl.answer import Answer, Hop, Reply
 from idres.hdl.wire import (DIGEST_SHA1, ENV_COMPRESSED, ENV_ENCRYPTED, ENV_TRUNCATED,
                             ENVELOPE_SIZE, FLAG_AT, FLAG_DNRF, FLAG_KC, FLAG_PO, FLAG_RD,
                             FLAG_REC, MAJOR_VERSION, OC_RESERVED, OC_RESOLUTION, RC_ERROR,
-                            RC_OPERATION_NOT_SUPPORTED, RC_PROTOCOL_ERROR, RC_SUCCESS,
-                            REFERRAL_CODES, Envelope, Header, Message, ProtocolError,
+                            RC_OPERATION_NOT_SUPPORTED, RC_PROTOCOL_ERROR, RC_SERVER_TOO_BUSY,
+                            RC_SUCCESS, REFERRAL_CODES, Envelope, Header, Message, ProtocolError,
                             decode_message, decode_resolution_request, digest_prefix,
                             error_body, string, u32)
 from idres.resolver import ResolveQuery
@@ -35,6 +35,7 @@ UDP_DATA_BYTES = UDP_PACKET_BYTES - ENVELOPE_SIZE
 MAX_UDP_FRAGMENTS = 8           # bounds what one (spoofable) UDP request can make us send
 RESPONSE_LIFETIME = 12 * 3600   # seconds, the header's expiration time (as CNRI servers do)
 VALUES_NOT_FOUND = "No values match the requested types or indexes"
+USE_TCP = "UDP rate limit: use TCP"
 
 
 @dataclass(frozen=True)
@@ -142,19 +143,33 @@ def tcp_frame(outcome: Outcome) -> bytes:
     return _response_envelope(outcome.envelope, len(outcome.message)) + outcome.message
 
 
-def udp_frames(outcome: Outcome) -> Sequence[bytes]:
+def udp_frames(outcome: Outcome, request_bytes: int = 0, amplification: int = 0) -> Sequence[bytes]:
     """Packets of at most 512 bytes (RFC 3652 section 2.3.1).
 
     A longer message is cut into pieces, each behind its own envelope with the
     TC flag, the piece's sequence number and the whole message's length (how
-    CNRI clients reassemble).  Past :data:`MAX_UDP_FRAGMENTS` pieces only the
-    first is sent: the TC flag then tells the client to ask again over TCP.
+    CNRI clients reassemble).  Only the first piece is sent, its TC flag then
+    telling the client to ask again over TCP, past :data:`MAX_UDP_FRAGMENTS`
+    pieces or, with ``amplification``, when all pieces together would exceed
+    ``amplification`` times the ``request_bytes`` of the request's datagram.
     """
     msg = outcome.message
     if len(msg) <= UDP_DATA_BYTES:
         return [_response_envelope(outcome.envelope, len(msg)) + msg]
     pieces = [msg[i:i + UDP_DATA_BYTES] for i in range(0, len(msg), UDP_DATA_BYTES)]
-    if len(pieces) > MAX_UDP_FRAGMENTS:
+    total = len(msg) + ENVELOPE_SIZE * len(pieces)
+    if len(pieces) > MAX_UDP_FRAGMENTS or (amplification and total > amplification * request_bytes):
         pieces = pieces[:1]
     return [_response_envelope(outcome.envelope, len(msg), ENV_TRUNCATED, seq) + piece
             for seq, piece in enumerate(pieces)]
+
+
+def use_tcp_frame(env: Envelope) -> bytes:
+    """The short answer to a request over the UDP rate limit: rc 3 with the TC flag.
+
+    Built from the envelope alone (the request is not even decoded).  The TC
+    flag sends our client and CNRI's to TCP; the whole message is in this one
+    datagram, so a client that reads it anyway sees "server too busy".
+    """
+    message = error(env, None, RC_SERVER_TOO_BUSY, USE_TCP).message
+    return _response_envelope(env, len(message), ENV_TRUNCATED) + message

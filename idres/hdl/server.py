@@ -4,7 +4,9 @@ The event loop only frames bytes; decoding, resolving (blocking database
 reads) and encoding run in a thread pool.  Limits keep a hostile client from
 hurting others: a request size cap, read timeouts on TCP, a cap on open TCP
 connections and on requests waiting for the pool (past it: RC_SERVER_TOO_BUSY
-at once).  A packet too short to hold an envelope is dropped; anything else
+at once), and on UDP a response-rate limit per source address plus a bound
+on multi-piece answers (:mod:`idres.hdl.ratelimit`), so that a request with a
+forged source address cannot make us flood its victim.  A packet too short to hold an envelope is dropped; anything else
 that is wrong gets an error response, and the server keeps going.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from idres.hdl import exchange
 from idres.hdl.answer import Answer
+from idres.hdl.ratelimit import SourceLimiter, UdpLimits, Verdict
 from idres.hdl.wire import ENVELOPE_SIZE, RC_SERVER_TOO_BUSY, decode_envelope
 
 log = logging.getLogger("idres.hdl")
@@ -26,15 +29,19 @@ class HdlServer:
     """UDP and TCP listeners on one port, answering with ``answer``.
 
     ``port=0`` picks a free port (the same number for UDP and TCP); the bound
-    port is :attr:`port` once :meth:`start` has returned.
+    port is :attr:`port` once :meth:`start` has returned.  ``udp_limits``:
+    the per-source UDP rate limit and multi-piece bound (see :class:`UdpLimits`
+    for the defaults and why); TCP is not rate-limited.
     """
 
     def __init__(self, answer: Answer, host: str = "127.0.0.1", port: int = 2641, *,
                  workers: int = 8, max_connections: int = 256, max_pending: int = 512,
-                 read_timeout: float = 5.0, idle_timeout: float = 15.0) -> None:
+                 read_timeout: float = 5.0, idle_timeout: float = 15.0,
+                 udp_limits: UdpLimits = UdpLimits()) -> None:
         self.answer, self.host, self.port = answer, host, port
         self.max_connections, self.max_pending = max_connections, max_pending
         self.read_timeout, self.idle_timeout = read_timeout, idle_timeout
+        self.udp_limits, self.limiter = udp_limits, SourceLimiter(udp_limits)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdl")
         self._pending = 0
         self._streams: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}  # open TCP connections
@@ -94,6 +101,10 @@ class HdlServer:
     def datagram(self, data: bytes, addr: Any) -> None:
         if len(data) < ENVELOPE_SIZE:
             return  # nothing to answer to: no request id
+        verdict = self.limiter.admit(addr)
+        if verdict is not Verdict.ANSWER:  # refused in the loop: no pool, no lookup elsewhere
+            self._refuse(verdict, data, addr)
+            return
         task = asyncio.get_running_loop().create_task(self._answer_datagram(data, addr))
         self._datagrams.add(task)
         task.add_done_callback(self._datagrams.discard)
@@ -103,10 +114,19 @@ class HdlServer:
         try:
             outcome = await self._respond(env, data[ENVELOPE_SIZE:])
             if self._udp is not None and not self._udp.is_closing():
-                for packet in exchange.udp_frames(outcome):
+                packets = exchange.udp_frames(outcome, len(data), self.udp_limits.amplification)
+                self.limiter.charge(addr, len(packets) - 1)
+                for packet in packets:
                     self._udp.sendto(packet, addr)
         except Exception:  # a send to a vanished client, a pool shut down under us
             log.exception("UDP request from %s not answered", addr)
+
+    def _refuse(self, verdict: Verdict, data: bytes, addr: Any) -> None:
+        """Over the rate limit: the short "use TCP" answer when it is no longer than the request."""
+        if verdict is Verdict.SLIP and self._udp is not None and not self._udp.is_closing():
+            packet = exchange.use_tcp_frame(decode_envelope(data))
+            if len(packet) <= len(data):
+                self._udp.sendto(packet, addr)
 
     # ------------------------------------------------------------------ TCP
 

@@ -146,8 +146,17 @@ def test_large_answer_is_cut_into_udp_pieces(server: Any, client: Any) -> None:
     big = "y" * 1500
     assert client.put(f"/api/handles/{ENT}/BIG", json={"values": [{"index": 1, "type": "T", "data": big}]},
                       headers=ENT_AUTH).status_code == 201
-    pieces = udp_pieces(server.port, request(f"{ENT}/BIG", request_id=5))
+    # a short request may not draw 16x its size: one TC piece, the client asks over TCP
+    short = request(f"{ENT}/BIG", request_id=4)
+    alone = udp_pieces(server.port, short, timeout=2.0)
+    assert len(alone) == 1 and struct.unpack(">H", alone[0][2:4])[0] & TRUNCATED
+    assert struct.unpack(">I", alone[0][16:20])[0] + 20 * 4 > 16 * len(short)  # 4 pieces' worth
+    # a request padded with type filters (matching nothing more) is big enough for all pieces
+    padded = request(f"{ENT}/BIG", types=("T",) + tuple(f"PAD.TYPE.{i:02}" for i in range(10)),
+                     request_id=5)
+    pieces = udp_pieces(server.port, padded)
     assert len(pieces) > 1 and all(len(p) <= 512 for p in pieces)
+    assert sum(map(len, pieces)) <= 16 * len(padded)
     assert all(struct.unpack(">H", p[2:4])[0] & TRUNCATED for p in pieces)
     assert sorted(struct.unpack(">I", p[12:16])[0] for p in pieces) == list(range(len(pieces)))
     whole = parse(reassemble(pieces))
