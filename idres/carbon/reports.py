@@ -21,9 +21,10 @@ goods and the contributions add up to the group's SEE.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from idres.auth import Identity
 from idres.carbon.results import Contribution, SeeResult
@@ -122,13 +123,12 @@ class Group:
     _masses: dict[int, list[Any]] = field(default_factory=dict)
     _seqs: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
-    def add(self, handle: str, result: SeeResult, mass_g: int, keep_handles: bool) -> None:
-        self.mass_g += mass_g
-        self.count += 1
-        if keep_handles:
-            self.handles.append(handle)
+    def add(self, result: SeeResult, mass_g: int, count: int = 1) -> None:
+        """Count ``count`` goods of ``mass_g`` each with the figure ``result`` (handles are the caller's)."""
+        self.mass_g += mass_g * count
+        self.count += count
         slot = self._masses.setdefault(id(result.installations), [result.installations, 0])
-        slot[1] += mass_g
+        slot[1] += mass_g * count
         self._seqs[id(result.contributing_seqs)] = result.contributing_seqs
 
     def contributions(self) -> list[tuple[Contribution, Decimal, Decimal]]:
@@ -166,37 +166,93 @@ class Goods:
         return sum(g.mass_g for g in self.groups.values())
 
 
+@dataclass
+class _Lot:
+    """Shipped parts of one maker prefix, batch, part type and net mass, alike in having records of their own.
+
+    When they take their batch's figure (no records of their own, the batch has some) the
+    lot is rolled up and grouped once, from its first part; otherwise part by part.
+    """
+
+    subject: Subject             # the first part's facts (CN code, net mass, part type: the lot's)
+    count: int = 0
+    included: bool | None = None  # a CBAM good of a CN code asked for
+    shared: bool | None = None   # decided when the lot's first CBAM good is met
+    group: Group | None = None
+
+
 def roll_up(s: Session, year: int, shipped: list[Any], cn_codes: Iterable[str] | None = None,
             fields: list[str] | None = None, keep_handles: bool = True) -> Goods:
     """Roll up each shipped handle's CBAM SEE for ``year`` and group the goods.
 
     ``fields`` names each shipment's request field for errors (``handles[3]``);
     without it an error names the handle in its message.  A CBAM good that
-    cannot be rolled up, has no net mass or no known origin is a 422.
+    cannot be rolled up, has no net mass or no known origin is a 422.  Parts
+    that take their batch's figure are rolled up once per lot (:class:`_Lot`);
+    per part there are only a few dictionary operations.
     """
     roll = Rollup(s, cbam_policy(year), year)
-    roll.prefetch([r["handle"] for r in shipped])
+    lots = _lots(roll, shipped, roll.prefetch([r["handle"] for r in shipped]))
     wanted = set(cn_codes) if cn_codes else None
     goods = Goods(roll=roll)
-    for i, row in enumerate(shipped):
-        where = fields[i] if fields else "subject"
-        subject = roll.facts.subject(row["handle"])
-        if not is_cbam_good(subject.cn_code) or (wanted is not None and subject.cn_code not in wanted):
-            if is_cbam_good(subject.cn_code):
-                goods.unasked_mass_g += subject.mass_g or 0
-            goods.left_out.append({"handle": row["handle"], "cn_code": subject.cn_code,
-                                   "reason": "not a CBAM good" if not is_cbam_good(subject.cn_code)
-                                   else "CN code not asked for"})
+    for i, (row, lot) in enumerate(zip(shipped, lots)):
+        if lot.included is None:
+            cn_code = lot.subject.cn_code
+            lot.included = is_cbam_good(cn_code) and (wanted is None or cn_code in wanted)
+        if not lot.included:
+            _leave_out(goods, row["handle"], lot.subject)
             continue
-        _group(goods, roll, row, subject, _see(roll, row["handle"], where), keep_handles, where)
+        group = lot.group if lot.group is not None else _group_of(goods, roll, row, lot,
+                                                                   fields[i] if fields else "subject")
+        if keep_handles:
+            group.handles.append(row["handle"])
         goods.shipment_seqs.add(int(row["seq"]))
     return goods
 
 
-def _see(roll: Rollup, handle: str, where: str) -> SeeResult:
-    """The handle's figure (its batch's result when it takes its batch's: mass and CN code are not its own)."""
+def _lots(roll: Rollup, shipped: list[Any], parts: dict[str, Any]) -> list[_Lot]:
+    """Each shipped row's lot, in shipped order (rows of a part the node does not know share one)."""
+    lots: dict[Any, _Lot] = {}
+    out = []
+    for row in shipped:
+        part = parts.get(row["handle_key"])
+        key = None if part is None else (row["handle_key"].partition("/")[0], part["batch"], part["part_type"],
+                                         part["net_mass_g"], part["own_records"])
+        lot = lots.get(key)
+        if lot is None:
+            lot = lots[key] = _Lot(roll.facts.subject(row["handle"]))
+        lot.count += 1
+        out.append(lot)
+    return out
+
+
+def _group_of(goods: Goods, roll: Rollup, row: Any, lot: _Lot, where: str) -> Group:
+    """Count a shipped CBAM good in its group: its lot's when it shares its batch's figure, else on its own."""
+    with _naming(row["handle"], where):
+        if lot.shared is None:
+            lot.shared = roll.batch_of(lot.subject) is not None
+        result = roll.shared(row["handle"])  # the batch's result itself when shared: not the part's mass
+    subject = lot.subject if lot.shared else roll.facts.subject(row["handle"])
+    group = _group(goods, roll, row, subject, result, where)
+    group.add(result, subject.mass_g, lot.count if lot.shared else 1)  # type: ignore[arg-type]
+    if lot.shared:
+        lot.group = group
+    return group
+
+
+def _leave_out(goods: Goods, handle: str, subject: Subject) -> None:
+    if is_cbam_good(subject.cn_code):
+        goods.unasked_mass_g += subject.mass_g or 0
+    goods.left_out.append({"handle": handle, "cn_code": subject.cn_code,
+                           "reason": "not a CBAM good" if not is_cbam_good(subject.cn_code)
+                           else "CN code not asked for"})
+
+
+@contextmanager
+def _naming(handle: str, where: str) -> Iterator[None]:
+    """Errors raised inside name the handle (message) and its request field."""
     try:
-        return roll.shared(handle)
+        yield
     except HandleError as err:
         err.message = f"{handle}: {err.message}"
         err.args = (err.message,)
@@ -204,8 +260,8 @@ def _see(roll: Rollup, handle: str, where: str) -> SeeResult:
         raise
 
 
-def _group(goods: Goods, roll: Rollup, row: Any, subject: Subject, result: SeeResult, keep: bool,
-           where: str) -> None:
+def _group(goods: Goods, roll: Rollup, row: Any, subject: Subject, result: SeeResult, where: str) -> Group:
+    """The group a good of ``subject`` with figure ``result`` belongs in (made when new); 422 when it has none."""
     if subject.mass_g is None:
         raise NothingToReport(f"{row['handle']} has no net mass: commission it with net_mass_g or "
                               f"register its part type", field=where)
@@ -218,7 +274,7 @@ def _group(goods: Goods, roll: Rollup, row: Any, subject: Subject, result: SeeRe
         kind = roll.facts.part_type(next(iter(subject.members.values()), None))
         group = goods.groups[key] = Group(subject.cn_code or "", result.country, result.installation_id,
                                           kind["description"] if kind is not None else None)
-    group.add(row["handle"], result, subject.mass_g, keep)
+    return group
 
 
 def tonnes_text(grams: int | Decimal) -> str:

@@ -104,16 +104,28 @@ class Rollup:
                                      field="subject")
             return self.evaluate(subj)
 
-    def prefetch(self, subjects: list[str]) -> None:
+    def prefetch(self, subjects: list[str]) -> dict[str, Any]:
         """Read the parts and carbon records of many handles at once, before :meth:`see` on each.
 
-        Handles of one batch then cost no query each: only their batch is rolled up.
+        Returns the handles' part rows by handle key, each with ``own_records`` (1 or 0).
+        Only the records of parts that have some of their own are read (and of batches
+        named): handles of one batch then cost no query each, only their batch is rolled up.
         """
-        self.facts.preload(subjects)
-        keys = sorted({fold(t) for t in subjects} - set(self._records))
+        batches = {fold(t) for t in subjects if t.startswith("batch:")}
+        handles = sorted({fold(t) for t in subjects if not t.startswith("batch:")})
+        rows = store.parts(self.s, handles, own_records=True)
+        self.facts.preload(subjects, rows)
+        with_records = batches
+        for key in handles:
+            if key in rows and not rows[key]["own_records"]:
+                self._records.setdefault(key, [])
+            else:
+                with_records.add(key)
+        keys = sorted(with_records - set(self._records))
         found = store.carbon_records_of(self.s, keys)
         for key in keys:
             self._records[key] = found.get(key, [])
+        return rows
 
     def records(self, key: str) -> list[Any]:
         if key not in self._records:
@@ -143,10 +155,10 @@ class Rollup:
         """
         with localcontext() as ctx:
             ctx.prec = PRECISION
-            via = self._via_batch(self.facts.subject(subject))
+            via = self.batch_of(self.facts.subject(subject))
             return self.evaluate(via) if via is not None else self.see(subject)
 
-    def _via_batch(self, subj: Subject) -> Subject | None:
+    def batch_of(self, subj: Subject) -> Subject | None:
         """The batch whose records a handle without records of its own takes, if any."""
         batch = subj.batch_subject
         if not self.records(subj.key) and batch and self.records(fold(batch)):
@@ -154,7 +166,7 @@ class Rollup:
         return None
 
     def _compute(self, subj: Subject) -> SeeResult:
-        batch = self._via_batch(subj)
+        batch = self.batch_of(subj)
         if batch is not None:
             via = self.evaluate(batch)
             return replace(via, subject=subj.text, cn_code=subj.cn_code or via.cn_code,

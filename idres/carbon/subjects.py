@@ -60,23 +60,34 @@ class Facts:
     def __init__(self, s: Session) -> None:
         self.s = s
         self._subjects: dict[str, Subject] = {}
+        self._rows: dict[str, Any] = {}  # part rows read ahead (None: no such part), by handle key
         self._types: dict[tuple[str, str], Any] = {}
         self._installations: dict[str, Any] = {}
         self._defaults: list[DefaultValue] | None = None
 
     def subject(self, text: str) -> Subject:
-        """A handle's or batch's facts, read once."""
+        """A handle's or batch's facts, read once (from a row read ahead by :meth:`preload` if any)."""
         key = fold(text)
-        if key not in self._subjects:
-            self._subjects[key] = self._build(text, None)
-        return self._subjects[key]
+        subj = self._subjects.get(key)
+        if subj is None:
+            rows = None
+            if key in self._rows:
+                row = self._rows.pop(key)
+                rows = [row] if row is not None else []
+            subj = self._subjects[key] = self._build(text, rows)
+        return subj
 
-    def preload(self, handles: list[str]) -> None:
-        """Read the part rows of many handles in a few queries (reports over many parts)."""
-        todo = {fold(h): h for h in handles if not h.startswith("batch:") and fold(h) not in self._subjects}
-        rows = store.parts(self.s, sorted(todo))
-        for key, text in todo.items():
-            self._subjects[key] = self._build(text, [rows[key]] if key in rows else [])
+    def preload(self, handles: list[str], rows: dict[str, Any] | None = None) -> None:
+        """Read the part rows of many handles in a few queries (reports over many parts).
+
+        ``rows`` (by handle key) are rows the caller has read already.  A handle's
+        subject is built from its row when first asked for: reports over many parts
+        of few batches build one per batch, not one per part.
+        """
+        keys = sorted({fold(h) for h in handles if not h.startswith("batch:")} - set(self._subjects))
+        found = store.parts(self.s, keys) if rows is None else rows
+        for key in keys:
+            self._rows[key] = found.get(key)
 
     def _build(self, text: str, rows: list[Any] | None) -> Subject:
         kind, owner, batch = parse_subject(text)

@@ -133,12 +133,19 @@ def carbon_records_of(s: Session, subject_keys: Sequence[str]) -> dict[str, list
     return found
 
 
-def parts(s: Session, handle_keys: Sequence[str]) -> dict[str, Any]:
-    """Part state rows (handle, part type, batch, net mass) by handle key."""
+def parts(s: Session, handle_keys: Sequence[str], own_records: bool = False) -> dict[str, Any]:
+    """Part state rows (handle, part type, batch, net mass) by handle key.
+
+    With ``own_records`` each row also says (1 or 0) whether the part has carbon records
+    of its own, so a report over many parts need not read records per part.
+    """
+    columns = "p.handle_key, p.handle, p.part_type, p.batch, p.net_mass_g"
+    if own_records:
+        columns += (", CASE WHEN EXISTS (SELECT 1 FROM carbon_records c WHERE c.subject_key = p.handle_key) "
+                    "THEN 1 ELSE 0 END AS own_records")
     found: dict[str, Any] = {}
     for part, marks in chunks(handle_keys):
-        for row in s.all("SELECT handle_key, handle, part_type, batch, net_mass_g FROM part_state "
-                         f"WHERE handle_key IN ({marks})", part):
+        for row in s.all(f"SELECT {columns} FROM part_state p WHERE p.handle_key IN ({marks})", part):
             found[row["handle_key"]] = row
     return found
 
