@@ -35,7 +35,7 @@ UDP_DATA_BYTES = UDP_PACKET_BYTES - ENVELOPE_SIZE
 MAX_UDP_FRAGMENTS = 8           # bounds what one (spoofable) UDP request can make us send
 RESPONSE_LIFETIME = 12 * 3600   # seconds, the header's expiration time (as CNRI servers do)
 VALUES_NOT_FOUND = "No values match the requested types or indexes"
-USE_TCP = "UDP rate limit: use TCP"
+USE_TCP = "Use TCP"  # short: the answer stays within a well-formed request's 60+ bytes
 
 
 @dataclass(frozen=True)
