@@ -114,7 +114,7 @@ class Rollup:
         batches = {fold(t) for t in subjects if t.startswith("batch:")}
         handles = sorted({fold(t) for t in subjects if not t.startswith("batch:")})
         rows = store.parts(self.s, handles, own_records=True)
-        self.facts.preload(subjects, rows)
+        self.facts.read_ahead(handles, rows)
         with_records = batches
         for key in handles:
             if key in rows and not rows[key]["own_records"]:

@@ -66,7 +66,7 @@ class Facts:
         self._defaults: list[DefaultValue] | None = None
 
     def subject(self, text: str) -> Subject:
-        """A handle's or batch's facts, read once (from a row read ahead by :meth:`preload` if any)."""
+        """A handle's or batch's facts, read once (from a row given to :meth:`read_ahead` if any)."""
         key = fold(text)
         subj = self._subjects.get(key)
         if subj is None:
@@ -77,17 +77,16 @@ class Facts:
             subj = self._subjects[key] = self._build(text, rows)
         return subj
 
-    def preload(self, handles: list[str], rows: dict[str, Any] | None = None) -> None:
-        """Read the part rows of many handles in a few queries (reports over many parts).
+    def read_ahead(self, keys: list[str], rows: dict[str, Any]) -> None:
+        """Take the part rows (by handle key) of many handles, read in bulk (reports over many parts).
 
-        ``rows`` (by handle key) are rows the caller has read already.  A handle's
-        subject is built from its row when first asked for: reports over many parts
-        of few batches build one per batch, not one per part.
+        ``keys`` are folded handles; one without a row is no part.  A handle's subject is
+        built from its row when first asked for: reports over many parts of few batches
+        build one per lot, not one per part.
         """
-        keys = sorted({fold(h) for h in handles if not h.startswith("batch:")} - set(self._subjects))
-        found = store.parts(self.s, keys) if rows is None else rows
         for key in keys:
-            self._rows[key] = found.get(key)
+            if key not in self._subjects:
+                self._rows[key] = rows.get(key)
 
     def _build(self, text: str, rows: list[Any] | None) -> Subject:
         kind, owner, batch = parse_subject(text)
@@ -107,7 +106,7 @@ class Facts:
             return [row] if row is not None else []
         owner = fold(subj.owner)
         return [r for r in store.batch_members(self.s, fold(subj.batch or ""))
-                if fold(r["handle"]).partition("/")[0] == owner]
+                if r["handle_key"].partition("/")[0] == owner]  # the key is the folded handle
 
     def part_type(self, row: Any) -> Any:
         """The registered type of a part (under its handle's prefix), or None."""
