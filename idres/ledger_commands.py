@@ -63,6 +63,7 @@ def replay_command(ctx: Context, check: bool) -> None:
         with ctx.db.read() as s:
             before = projections.dump(s)
     size = replay(ctx.db)
+    ctx.db.refresh_statistics()  # every projection table was rewritten
     if check:
         with ctx.db.read() as s:
             if projections.dump(s) != before:

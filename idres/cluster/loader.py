@@ -224,4 +224,6 @@ def load_cluster(db: Database, config: Config, plan: ClusterPlan, batch: int = D
     report.minted = mint_plan(db, config, plan, progress)
     report.mint_seconds = time.monotonic() - t
     progress(f"minted {report.minted:,} of {report.parts:,} handles in {report.mint_seconds:.1f} s")
-    return record_plan(db, config, plan, batch, progress, report)
+    report = record_plan(db, config, plan, batch, progress, report)
+    db.refresh_statistics()  # a bulk load: queries right after it need the planner's statistics
+    return report

@@ -91,6 +91,10 @@ class Database(ABC):
         """
 
     @abstractmethod
+    def refresh_statistics(self) -> None:
+        """Refresh the query planner's statistics (after a bulk load or replay)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections."""
 
@@ -161,6 +165,10 @@ class SQLiteDatabase(Database):
     def write(self) -> Any:
         return self._transaction("BEGIN IMMEDIATE")
 
+    def refresh_statistics(self) -> None:
+        """Nothing: SQLite plans our queries from its index heuristics (no sqlite_stat1), which
+        every SQLite measurement in docs/benchmarks.md was made with; ANALYZE could change them."""
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -207,6 +215,16 @@ class PostgresDatabase(Database):
 
     def write(self) -> Any:
         return self._transaction()
+
+    def refresh_statistics(self) -> None:
+        """After a bulk load: ANALYZE this schema's tables now rather than when autovacuum
+        gets to them; until then the planner scans whole tables for per-batch genealogy reads
+        (19 s instead of under 1 s in bench_cbam on a freshly loaded cluster)."""
+        with self.lookup() as s:
+            tables = [r["tablename"] for r in s.all(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")]
+            for table in tables:
+                s.run(f'ANALYZE "{table}"')  # names from the catalogue, quoted
 
     def close(self) -> None:
         self.pool.close()

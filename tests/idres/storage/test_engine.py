@@ -88,3 +88,18 @@ def test_concurrent_sequence_reservations_never_overlap(database_url: str) -> No
         t.join(60)
     assert not errors
     assert sorted(starts) == list(range(1, 1 + 7 * 40, 7))
+
+
+def test_refresh_statistics_analyses_this_schemas_tables(raw) -> None:
+    """After a bulk load PostgreSQL's planner gets statistics at once (bench_cbam: 19 s -> under 1 s)."""
+    if raw.dialect != "postgres":
+        pytest.skip("SQLite plans without statistics (refresh_statistics does nothing there)")
+    migrate(raw)
+    with raw.write() as s:
+        s.many("INSERT INTO audit_log (at, actor, action, handle, detail) VALUES (?, ?, ?, ?, ?)",
+               [("2026-11-30T00:00:00Z", "t", "bulk", f"88.118.8/B{i}", "{}") for i in range(500)])
+    raw.refresh_statistics()
+    with raw.read() as s:
+        row = s.one("SELECT last_analyze FROM pg_stat_user_tables "
+                    "WHERE schemaname = current_schema() AND relname = 'audit_log'")
+    assert row is not None and row["last_analyze"] is not None
