@@ -48,6 +48,14 @@ class SignedCheckpoint:
     note: str
 
 
+def latest_checkpoint(s: Session) -> SignedCheckpoint | None:
+    """The latest stored signed checkpoint (None before the first)."""
+    row = store.latest_checkpoint(s)
+    if row is None:
+        return None
+    return SignedCheckpoint(int(row["size"]), bytes.fromhex(row["root"]), row["note"])
+
+
 @dataclass(frozen=True)
 class AppendResult:
     receipts: list[Receipt]
@@ -254,11 +262,11 @@ class Log:
     def ensure_checkpoint(self, s: Session) -> SignedCheckpoint:
         """The latest checkpoint, signing one for the current size if none covers it."""
         tree = self._locked_tree(s)
-        row = store.latest_checkpoint(s)
-        if row is not None and int(row["size"]) == tree.size:
-            return SignedCheckpoint(tree.size, bytes.fromhex(row["root"]), row["note"])
+        latest = latest_checkpoint(s)
+        if latest is not None and latest.size == tree.size:
+            return latest
         root = tree.root()
-        previous = None if row is None else (int(row["size"]), row["root"])
+        previous = None if latest is None else (latest.size, latest.root.hex())
         return self._sign(s, tree.size, root, tree.size, root, previous)
 
     def root(self, s: Session, size: int) -> bytes:

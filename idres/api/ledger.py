@@ -10,7 +10,7 @@ from idres.api.context import caller, json_body, node, respond
 from idres.auth import require_authenticated
 from idres.errors import BadRequest, HandleError
 from idres.events.group import GroupCommitter
-from idres.events.service import b64, handle_history, prepare_events
+from idres.events.service import b64, checkpoint_json, handle_history, prepare_events
 from idres.ledger_key import LedgerKeyError, load_signer
 from ledger import store as ledger_store
 from ledger.log import Log
@@ -79,7 +79,7 @@ def checkpoint() -> Any:
         cp = log.ensure_checkpoint(s)
     if request.accept_mimetypes.best == "text/plain":
         return current_app.response_class(cp.note, mimetype="text/plain")
-    return respond({"size": cp.size, "root": b64(cp.root), "note": cp.note})
+    return respond(checkpoint_json(cp))
 
 
 @bp.get("/api/ledger/entries/<int:seq>")

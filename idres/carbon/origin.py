@@ -15,13 +15,14 @@ equals the leaf hash and the proof leads from it to the checkpoint's root
 """
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any, Iterable
 
 from idres.errors import HandleError
+from idres.events.service import b64, checkpoint_json
 from idres.storage import shipments as store
 from idres.storage.engine import Session
+from ledger import log as ledger_log
 from ledger import merkle
 from ledger import store as ledger_store
 
@@ -32,16 +33,12 @@ class NotCheckpointed(HandleError):
     rc, status, default_message = 2, 503, "The ledger has no signed checkpoint covering the report"
 
 
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
 def latest_checkpoint(s: Session) -> dict[str, Any]:
     """The latest signed checkpoint: size, base64 root and the signed note."""
-    row = ledger_store.latest_checkpoint(s)
-    if row is None:
+    cp = ledger_log.latest_checkpoint(s)
+    if cp is None:
         raise NotCheckpointed("The ledger has no signed checkpoint yet")
-    return {"size": int(row["size"]), "root": _b64(bytes.fromhex(row["root"])), "note": row["note"]}
+    return checkpoint_json(cp)
 
 
 def proof_of_origin(s: Session, seqs: Iterable[int], proofs: bool = True) -> dict[str, Any]:
@@ -60,10 +57,10 @@ def proof_of_origin(s: Session, seqs: Iterable[int], proofs: bool = True) -> dic
     for seq in wanted:
         row = rows[seq]
         item: dict[str, Any] = {"seq": seq, "event_type": json.loads(row["entry"])["event_type"],
-                                "leaf_hash": _b64(bytes.fromhex(row["leaf_hash"]))}
+                                "leaf_hash": b64(bytes.fromhex(row["leaf_hash"]))}
         if proofs:
             item["entry"] = row["entry"]
-            item["proof"] = [_b64(p) for p in merkle.inclusion_proof(seq, size, nodes)]
+            item["proof"] = [b64(p) for p in merkle.inclusion_proof(seq, size, nodes)]
         entries.append(item)
     return {"checkpoint": checkpoint, "entries": entries,
             "how_to_verify": "open the checkpoint note with the node's verifier key (GET /api/ledger/key); "

@@ -6,7 +6,6 @@ contributed, so a recipient can check every one with an inclusion proof.
 """
 from __future__ import annotations
 
-import base64
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,15 +13,16 @@ from idres.carbon.footprint import footprint_of
 from idres.carbon.rollup import see_of
 from idres.storage import Database
 from idres.storage.engine import Session
-from ledger import store as ledger_store
+from idres.events.service import b64
+from ledger.log import latest_checkpoint
 
 
 def checkpoint_json(s: Session) -> dict[str, Any] | None:
     """The latest signed checkpoint: tree size and base64 root (as ``/api/ledger/checkpoint``)."""
-    row = ledger_store.latest_checkpoint(s)
-    if row is None:
+    cp = latest_checkpoint(s)
+    if cp is None:
         return None
-    return {"size": int(row["size"]), "root": base64.b64encode(bytes.fromhex(row["root"])).decode()}
+    return {"size": cp.size, "root": b64(cp.root)}
 
 
 def this_year() -> int:

@@ -24,14 +24,14 @@ from idres.carbon.reference import put_installation
 from idres.config import Config
 from idres.cluster.plan import ClusterPlan, MintChunk
 from idres.cluster.reference import register_part_types
-from idres.events.service import b64, record_events
+from idres.events.service import checkpoint_json, record_events
 from idres.handles import fold, prefix_record
 from idres.ledger_key import load_signer
 from idres.minting import MintRequest, mint, sequence_key
 from idres.node import create_prefix
 from idres.storage import Database, carbon as carbon_store, projections, records
 from ledger import store as ledger_store
-from ledger.log import Log, canonical
+from ledger.log import Log, canonical, latest_checkpoint
 
 DEFAULT_BATCH = 5000
 Progress = Callable[[str], None]
@@ -191,9 +191,7 @@ def record_plan(db: Database, config: Config, plan: ClusterPlan, batch: int = DE
     if pending:
         flush(pending, waves)
     with db.read() as s:
-        row = ledger_store.latest_checkpoint(s)
-    report.checkpoint = {"size": int(row["size"]), "root": b64(bytes.fromhex(row["root"])),
-                         "note": row["note"]}
+        report.checkpoint = checkpoint_json(latest_checkpoint(s))
     report.event_seconds = time.monotonic() - started
     return report
 

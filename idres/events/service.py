@@ -15,7 +15,7 @@ from idres.events.projector import ProjectionConflict, apply_events
 from idres.handles import parse_handle
 from idres.storage import Database, projections, records
 from ledger import store as ledger_store
-from ledger.log import LedgerConflict, Log, SignedCheckpoint
+from ledger.log import LedgerConflict, Log, SignedCheckpoint, latest_checkpoint
 
 
 def b64(raw: bytes) -> str:
@@ -23,6 +23,7 @@ def b64(raw: bytes) -> str:
 
 
 def checkpoint_json(cp: SignedCheckpoint) -> dict[str, Any]:
+    """A signed checkpoint as every answer gives it: size, base64 root, the note."""
     return {"size": cp.size, "root": b64(cp.root), "note": cp.note}
 
 
@@ -151,8 +152,8 @@ def handle_history(db: Database, log: Log, handle_text: str) -> dict[str, Any]:
     with db.read() as s:
         if not records.handle_exists(s, handle.key):
             raise HandleNotFound(handle=handle_text)
-        row = ledger_store.latest_checkpoint(s)
-        size = int(row["size"]) if row else 0
+        cp = latest_checkpoint(s)
+        size = cp.size if cp else 0
         events = []
         for seq in projections.event_seqs(s, handle.key):
             if seq >= size:
@@ -162,5 +163,5 @@ def handle_history(db: Database, log: Log, handle_text: str) -> dict[str, Any]:
             events.append({"seq": seq, "event": json.loads(entry["entry"]),
                            "leafHash": b64(bytes.fromhex(entry["leaf_hash"])),
                            "proof": [b64(p) for p in proof]})
-    checkpoint = {"size": size, "root": b64(bytes.fromhex(row["root"])), "note": row["note"]} if row else None
-    return {"responseCode": 1, "handle": handle_text, "checkpoint": checkpoint, "events": events}
+    return {"responseCode": 1, "handle": handle_text, "checkpoint": checkpoint_json(cp) if cp else None,
+            "events": events}
