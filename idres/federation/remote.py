@@ -76,7 +76,8 @@ def fetch(base_url: str, handle: str, hop: Hop, my_url: str, max_bytes: int) -> 
     headers = {"Accept": "application/json", "User-Agent": "idres-federation",
                RECURSION_HEADER: str(hop.recursion + 1),
                VIA_HEADER: ", ".join((*hop.via, my_url))}
-    status, body = http_get(base_url, path, headers, hop.deadline, max(max_bytes, MIN_BODY_CAP))
+    status, body = http_request("GET", base_url, path, headers, hop.deadline,
+                                max(max_bytes, MIN_BODY_CAP))
     return parse_answer(status, body, handle, base_url)
 
 
@@ -104,9 +105,13 @@ def fetch_binary(site: Site, handle: str, hop: Hop) -> Answer:
     return Answer(1, _values(list(reply.values), site.name), site.name)
 
 
-def http_get(base_url: str, path: str, headers: dict[str, str], deadline: float,
-             max_bytes: int) -> tuple[int, bytes]:
-    """One GET with a hard deadline and a body cap; ``(status, body)``."""
+def http_request(method: str, base_url: str, path: str, headers: dict[str, str], deadline: float,
+                 max_bytes: int, body: bytes | None = None) -> tuple[int, bytes]:
+    """One HTTP call with a hard deadline and a body cap; ``(status, body)``.
+
+    Raises :class:`UpstreamTimeout` past the deadline and :class:`UpstreamError`
+    for a refused or broken connection or an answer over ``max_bytes``.
+    """
     parts = urlsplit(base_url)
     remaining = deadline - time.monotonic()
     if remaining <= 0:
@@ -118,7 +123,7 @@ def http_get(base_url: str, path: str, headers: dict[str, str], deadline: float,
     watchdog.daemon = True
     watchdog.start()
     try:
-        status, body = _exchange(conn, base_url, path, headers, max_bytes)
+        status, answer = _exchange(conn, method, base_url, path, headers, body, max_bytes)
     except (TimeoutError, socket.timeout):
         late.set()
     except (OSError, http.client.HTTPException) as err:
@@ -130,12 +135,12 @@ def http_get(base_url: str, path: str, headers: dict[str, str], deadline: float,
     if late.is_set():  # a cut-off answer may look complete: EOF ends http.client's headers
         raise UpstreamTimeout(f"{base_url} did not answer within the {remaining:.2f} s left "
                               "to this request")
-    return status, body
+    return status, answer
 
 
-def _exchange(conn: http.client.HTTPConnection, base_url: str, path: str,
-              headers: dict[str, str], max_bytes: int) -> tuple[int, bytes]:
-    conn.request("GET", path, headers=headers)
+def _exchange(conn: http.client.HTTPConnection, method: str, base_url: str, path: str,
+              headers: dict[str, str], body: bytes | None, max_bytes: int) -> tuple[int, bytes]:
+    conn.request(method, path, body, headers)
     response = conn.getresponse()
     declared = response.getheader("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:

@@ -23,7 +23,6 @@ import http.client
 import json
 import logging
 import random
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from urllib.parse import quote, urlsplit
 
 from idres import serve_tasks
 from idres.config import Config
+from idres.federation.remote import UpstreamError, UpstreamTimeout, http_request
 from idres.handles import fold, prefix_record
 from idres.storage import Database
 from idres.storage import federation as store
@@ -123,11 +123,10 @@ def _request(config: Config, method: str, path: str, body: Any = None,
              authenticated: bool = True) -> tuple[int, dict[str, Any]]:
     """One call to the upstream's REST API: ``(HTTP status, JSON body or {})``.
 
-    The whole call, slow answers included, ends within ``upstream_timeout``: a
-    watchdog shuts the socket at the deadline (per-read timeouts alone would let
-    an upstream that drips its answer hold a registration for ever).
+    The whole call, slow answers included, ends within ``upstream_timeout``
+    (:func:`idres.federation.remote.http_request` and its watchdog): an
+    upstream that drips its answer cannot hold a registration for ever.
     """
-    parts = urlsplit(config.upstream_url)
     headers = {"Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = "application/json"
@@ -135,34 +134,16 @@ def _request(config: Config, method: str, path: str, body: Any = None,
         user = quote(config.upstream_handle, safe="/")  # 300%3A0.NA/88.118, as pyhandle sends it
         token = base64.b64encode(f"{user}:{config.upstream_secret}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname or "", parts.port, timeout=config.upstream_timeout)
-    watchdog = threading.Timer(config.upstream_timeout, _cut, (conn,))
-    watchdog.start()
+    path = urlsplit(config.upstream_url).path.rstrip("/") + path
     try:
-        conn.request(method, parts.path.rstrip("/") + path,
-                     None if body is None else json.dumps(body).encode(), headers)
-        response = conn.getresponse()
-        raw = response.read(MAX_ANSWER_BYTES)
-    except NETWORK_ERRORS:
-        if not getattr(conn, "cut", False):
-            raise
-    finally:
-        watchdog.cancel()
-        conn.close()
-    if getattr(conn, "cut", False):  # a cut-off answer may look complete: never trust it
-        raise TimeoutError(f"no complete answer within {config.upstream_timeout:g} s")
-    return response.status, _json(raw)
-
-
-def _cut(conn: http.client.HTTPConnection) -> None:
-    """The deadline passed: unblock whatever read or write the call is stuck in."""
-    conn.cut = True  # type: ignore[attr-defined]
-    if conn.sock is not None:
-        try:
-            conn.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        status, raw = http_request(method, config.upstream_url, path, headers,
+                                   time.monotonic() + config.upstream_timeout, MAX_ANSWER_BYTES,
+                                   None if body is None else json.dumps(body).encode())
+    except UpstreamTimeout:  # a cut-off answer may look complete: never trust it
+        raise TimeoutError(f"no complete answer within {config.upstream_timeout:g} s") from None
+    except UpstreamError as err:
+        raise ConnectionError(err.message) from None
+    return status, _json(raw)
 
 
 def _json(raw: bytes) -> dict[str, Any]:
