@@ -33,7 +33,8 @@ def xml_text(value: str) -> None:
                               "is not allowed (XML 1.0 text)")
 
 
-def _country(value: str) -> None:
+def country_code(value: str) -> None:
+    """Refuse anything but an ISO 3166-1 alpha-2 code in capitals (or XK)."""
     if value not in COUNTRIES:
         raise ValidationError("an ISO 3166-1 alpha-2 country code in capitals, e.g. CN")
 
@@ -54,7 +55,7 @@ class InstallationSchema(Schema):
     installation_id = fields.String(required=True, validate=validate.Regexp(
         INSTALLATION_ID, error="1-20 of A-Z, a-z, 0-9, '.', '-', '_', starting with a letter or digit"))
     name = fields.String(required=True, validate=[validate.Length(1, 256), xml_text])
-    country = fields.String(required=True, validate=_country)
+    country = fields.String(required=True, validate=country_code)
     city = fields.String(required=True, validate=[validate.Length(1, 35), xml_text])
     unlocode = fields.String(validate=validate.Regexp(
         r"^[A-Z]{2}[A-Z2-9]{3}$", error="UN/LOCODE: country code and three letters or digits, e.g. CNNGB"))
@@ -103,7 +104,7 @@ class DefaultValueSchema(Schema):
     @validates("country")
     def _any_country(self, value: str, **_: Any) -> None:
         if value != "*":
-            _country(value)
+            country_code(value)
 
     @validates("cn_code")
     def _scope(self, value: str, **_: Any) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from idres.carbon.scope import COUNTRIES, is_cbam_good
+from idres.carbon.scope import is_cbam_good
 from idres.errors import BadRequest, from_validation
-from schemas.carbon import xml_text
+from schemas.carbon import country_code, xml_text
 
 MAX_HANDLES = 100_000
 _AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,5})?$")
@@ -28,11 +28,6 @@ LAST_YEAR = 2100
 
 def _text(low: int, high: int, **kw: Any) -> fields.String:
     return fields.String(validate=[validate.Length(low, high), xml_text], **kw)
-
-
-def _country(value: str) -> None:
-    if value not in COUNTRIES:
-        raise ValidationError("an ISO 3166-1 alpha-2 country code in capitals, e.g. CN")
 
 
 def _cbam_cn(value: str) -> None:
@@ -71,7 +66,7 @@ class DeclarantAddress(_Strict):
 
 
 class Address(DeclarantAddress):
-    country = fields.String(required=True, validate=_country)
+    country = fields.String(required=True, validate=country_code)
 
 
 class Declarant(_Strict):
@@ -99,7 +94,7 @@ class CarbonPriceDue(_Strict):
     """A carbon price due in the country of origin, attached to an installation's (or country's) emissions."""
 
     installation_id = _text(1, 20)
-    country = fields.String(required=True, validate=_country)
+    country = fields.String(required=True, validate=country_code)
     instrument_type = _text(1, 5, required=True)
     legal_act_description = _text(1, 512, required=True)
     amount = fields.String(required=True, validate=_amount("the price due"))
@@ -139,7 +134,7 @@ class CarbonPricePaid(_Strict):
     """The carbon price effectively paid in the country of origin, per tCO2e, in EUR."""
 
     installation_id = _text(1, 20)
-    country = fields.String(validate=_country)
+    country = fields.String(validate=country_code)
     eur_per_tco2e = fields.String(required=True, validate=_amount("EUR per tCO2e"))
 
     @validates_schema
