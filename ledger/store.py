@@ -184,13 +184,6 @@ def insert_nodes(s: Session, nodes: Iterable[tuple[int, int, bytes]]) -> None:
               + ", ".join(["(?, ?, ?)"] * (len(chunk) // 3)), chunk)
 
 
-def read_node(s: Session, level: int, idx: int) -> bytes:
-    row = s.one("SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", (level, idx))
-    if row is None:
-        raise KeyError(f"ledger node ({level}, {idx}) is missing")
-    return bytes.fromhex(row["hash"])
-
-
 def read_nodes(s: Session, keys: Iterable[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
     """Several stored perfect-subtree hashes (O(log n) keys) in one query per 250 keys."""
     wanted = list(dict.fromkeys(keys))

@@ -208,11 +208,6 @@ def mentioned(event: dict) -> list[tuple[str, str]]:
     return out
 
 
-def apply_event(s: Session, seq: int, event: dict) -> None:
-    """Project one appended event."""
-    apply_events(s, [(seq, event)])
-
-
 def apply_events(s: Session, items: list[tuple[int, dict]],
                  on_conflict: Callable[[int, ProjectionConflict], Exception] | None = None) -> None:
     """Project appended events in log order, indexing the handles they mention in one go.

@@ -154,9 +154,6 @@ class Reader:
     def u32(self, field: str) -> int:
         return struct.unpack(">I", self.take(4, field))[0]
 
-    def i32(self, field: str) -> int:
-        return struct.unpack(">i", self.take(4, field))[0]
-
     def bytes_field(self, field: str) -> bytes:
         """A 4-byte length, then that many bytes."""
         return self.take(self.u32(f"{field} length"), field)

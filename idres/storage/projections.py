@@ -107,15 +107,6 @@ def states(s: Session, handle_keys: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def upsert_states(s: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert or replace many parts' state rows (all columns of :data:`STATE_COLUMNS`)."""
-    marks = ", ".join("?" * len(STATE_COLUMNS))
-    updates = ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS if c != "handle_key")
-    s.many(f"INSERT INTO part_state ({', '.join(STATE_COLUMNS)}) VALUES ({marks}) "
-           f"ON CONFLICT (handle_key) DO UPDATE SET {updates}",
-           [tuple(row[c] for c in STATE_COLUMNS) for row in rows])
-
-
 def change_states(s: Session, changes: list[dict[str, Any]]) -> None:
     """Set some columns of many parts' states, without reading them first.
 
@@ -174,12 +165,9 @@ CARBON_INSERT = ("INSERT INTO carbon_records (seq, subject_key, subject, subject
                  "period, direct_g, indirect_g, activity_level_g, method, evidence_sha256, event_time)")
 
 
-def insert_carbon(s: Session, row: tuple) -> None:
-    s.run(f"{CARBON_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-
-
 def insert_carbon_rows(s: Session, rows: list[tuple]) -> None:
-    """Many rows of :func:`insert_carbon`."""
+    """Carbon records: (seq, subject_key, subject, subject_kind, installation_id, period,
+    direct_g, indirect_g, activity_level_g, method, evidence_sha256, event_time)."""
     _insert_grouped(s, CARBON_INSERT, 12, rows)
 
 
