@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import quote
 
 from idres.authority import check_responsible
@@ -203,8 +203,12 @@ def verify_events(s: Session, key: str, seqs: list[int], verifier: Verifier | No
     late = [seq for seq in seqs if seq >= cp.size]
     if late:
         return _unverified(seqs, f"entry {late[0]} is not covered by checkpoint {cp.size}", cp.size)
-    entries = sql.entries_at(s, seqs)
-    nodes = sql.tree_nodes(s, [k for seq in seqs for k in merkle.nodes_needed_for_inclusion(seq, cp.size)])
+    entries = ledger_store.entries_at(s, seqs)
+    try:
+        nodes = ledger_store.read_nodes(
+            s, [k for seq in seqs for k in merkle.nodes_needed_for_inclusion(seq, cp.size)])
+    except KeyError as err:
+        return _unverified(seqs, f"inclusion proof failed: {err}", cp.size)
     for seq in seqs:
         problem = _check_entry(key, seq, entries.get(seq), cp.size, cp.root, nodes)
         if problem:
@@ -213,8 +217,8 @@ def verify_events(s: Session, key: str, seqs: list[int], verifier: Verifier | No
             "root": base64.b64encode(cp.root).decode("ascii"), "reason": None}
 
 
-def _check_entry(key: str, seq: int, row: dict[str, Any] | None, size: int, root: bytes,
-                 nodes: dict[tuple[int, int], bytes]) -> str | None:
+def _check_entry(key: str, seq: int, row: Any, size: int, root: bytes,
+                 nodes: Mapping[tuple[int, int], bytes]) -> str | None:
     """Why entry ``seq`` does not prove an event of the part, or ``None`` when it does."""
     if row is None:
         return "missing from the log"

@@ -200,6 +200,17 @@ def read_nodes(s: Session, keys: Iterable[tuple[int, int]]) -> Mapping[tuple[int
     return found
 
 
+def entries_at(s: Session, seqs: Sequence[int]) -> dict[int, Any]:
+    """``seq -> row`` (seq, entry, leaf_hash) for many entries, one query per 500."""
+    found: dict[int, Any] = {}
+    for begin in range(0, len(seqs), 500):
+        part = list(seqs[begin:begin + 500])
+        marks = ", ".join("?" * len(part))
+        for row in s.all(f"SELECT seq, entry, leaf_hash FROM ledger_entries WHERE seq IN ({marks})", part):
+            found[int(row["seq"])] = row
+    return found
+
+
 def entry(s: Session, seq: int) -> Any:
     return s.one("SELECT seq, entry_id, entry, leaf_hash, chain_hash FROM ledger_entries WHERE seq = ?",
                  (seq,))

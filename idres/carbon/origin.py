@@ -20,7 +20,6 @@ from typing import Any, Iterable
 
 from idres.errors import HandleError
 from idres.events.service import b64, checkpoint_json
-from idres.storage import shipments as store
 from idres.storage.engine import Session
 from ledger import log as ledger_log
 from ledger import merkle
@@ -48,7 +47,7 @@ def proof_of_origin(s: Session, seqs: Iterable[int], proofs: bool = True) -> dic
     wanted = sorted(set(seqs))
     if wanted and wanted[-1] >= size:
         raise NotCheckpointed(f"entry {wanted[-1]} is beyond the latest signed checkpoint (size {size})")
-    rows = store.ledger_leaves(s, wanted, with_entry=True)
+    rows = ledger_store.entries_at(s, wanted)
     nodes: Any = {}
     if proofs:
         keys = [key for seq in wanted for key in merkle.nodes_needed_for_inclusion(seq, size)]

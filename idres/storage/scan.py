@@ -1,4 +1,4 @@
-"""SQL for the scan page: one level of genealogy, carbon sums, ledger entries and tree nodes.
+"""SQL for the scan page: one level of genealogy and carbon sums (ledger reads: ledger.store).
 
 Everything here reads; the scan page never writes.  Genealogy links are the
 projection's current edges (``valid_to IS NULL``); transformation edges are
@@ -6,7 +6,7 @@ never closed, assembly edges close on disassembly.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from idres.storage.engine import Session
 
@@ -65,28 +65,3 @@ def carbon_totals(s: Session, subject_keys: list[str]) -> list[dict[str, Any]]:
         out.append({**dict(r), **{c: int(r[c]) for c in ("records", "direct_g", "indirect_g",
                                                          "activity_level_g")}})
     return out
-
-
-def entries_at(s: Session, seqs: list[int]) -> dict[int, dict[str, Any]]:
-    """Ledger entries by number: ``seq -> {entry, leaf_hash}``."""
-    found: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(seqs), CHUNK):
-        chunk = seqs[start:start + CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        for row in s.all(f"SELECT seq, entry, leaf_hash FROM ledger_entries WHERE seq IN ({marks})",
-                         chunk):
-            found[int(row["seq"])] = {"entry": row["entry"], "leaf_hash": row["leaf_hash"]}
-    return found
-
-
-def tree_nodes(s: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """Stored perfect-subtree hashes for ``(level, index)`` keys, a few queries in all."""
-    wanted = sorted(set(keys))
-    found: dict[tuple[int, int], bytes] = {}
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start:start + CHUNK]
-        where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
-        params = [v for key in chunk for v in key]
-        for row in s.all(f"SELECT level, idx, hash FROM ledger_nodes WHERE {where}", params):
-            found[(int(row["level"]), int(row["idx"]))] = bytes.fromhex(row["hash"])
-    return found

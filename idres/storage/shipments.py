@@ -128,15 +128,3 @@ def shipments_of(s: Session, handle_keys: Sequence[str], start: str, end: str) -
         out += s.all(f"SELECT {_COLUMNS} FROM shipments WHERE handle_key IN ({marks}) "
                      "AND event_time >= ? AND event_time < ?", [*part, start, end])
     return sorted(out, key=lambda r: (int(r["seq"]), r["handle_key"]))
-
-
-def ledger_leaves(s: Session, seqs: Sequence[int], with_entry: bool) -> dict[int, Any]:
-    """``seq -> row`` (leaf_hash, and the entry text when ``with_entry``) for many ledger entries."""
-    columns = "seq, leaf_hash, entry" if with_entry else "seq, leaf_hash"
-    found: dict[int, Any] = {}
-    for begin in range(0, len(seqs), 500):
-        part = list(seqs[begin:begin + 500])
-        marks = ", ".join("?" * len(part))
-        for row in s.all(f"SELECT {columns} FROM ledger_entries WHERE seq IN ({marks})", part):
-            found[int(row["seq"])] = row
-    return found
