@@ -94,11 +94,9 @@ def issue(s: Session, key: bytes, audience: str, who: Identity, now: float | Non
 
 def _seckey(s: Session, who: Identity) -> str | None:
     """The stored hash of the HS_SECKEY value the identity authenticated with."""
-    record = records.load_record(s, who.handle.key) if who.handle is not None else None
-    for value in record.values if record is not None else []:
-        if value.type == "HS_SECKEY" and value.index == who.index:
-            return str(value.value)
-    return None
+    # Read on every bearer request: the keys alone, as authentication reads them.
+    keys = records.secret_keys(s, who.handle.key) if who.handle is not None else []
+    return next((str(data) for index, data in keys if index == who.index), None)
 
 
 def _claims(key: bytes, token: str) -> dict[str, Any]:
