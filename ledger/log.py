@@ -48,6 +48,13 @@ class SignedCheckpoint:
     note: str
 
 
+def inclusion_proofs(s: Session, seqs: Sequence[int], size: int) -> dict[int, list[bytes]]:
+    """RFC 9162 inclusion proofs of several entries in the tree of ``size``: one read of the
+    stored subtrees they need, not one per entry."""
+    nodes = store.read_nodes(s, [key for seq in seqs for key in merkle.nodes_needed_for_inclusion(seq, size)])
+    return {seq: merkle.inclusion_proof(seq, size, nodes) for seq in seqs}
+
+
 def latest_checkpoint(s: Session) -> SignedCheckpoint | None:
     """The latest stored signed checkpoint (None before the first)."""
     row = store.latest_checkpoint(s)
@@ -274,8 +281,7 @@ class Log:
         return merkle.root_from_nodes(size, store.read_nodes(s, merkle.nodes_needed_for_root(size)))
 
     def inclusion_proof(self, s: Session, seq: int, size: int) -> list[bytes]:
-        return merkle.inclusion_proof(
-            seq, size, store.read_nodes(s, merkle.nodes_needed_for_inclusion(seq, size)))
+        return inclusion_proofs(s, [seq], size)[seq]
 
     def consistency_proof(self, s: Session, size1: int, size2: int) -> list[bytes]:
         return merkle.consistency_proof(

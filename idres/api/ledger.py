@@ -135,4 +135,4 @@ def consistency() -> Any:
 def events_of(handle: str) -> Any:
     """A part's history, each event with an inclusion proof."""
     n = node()
-    return respond(handle_history(n.db, current_log(), handle))
+    return respond(handle_history(n.db, handle))

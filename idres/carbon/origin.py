@@ -22,7 +22,6 @@ from idres.errors import HandleError
 from idres.events.service import b64, checkpoint_json
 from idres.storage.engine import Session
 from ledger import log as ledger_log
-from ledger import merkle
 from ledger import store as ledger_store
 
 
@@ -48,10 +47,7 @@ def proof_of_origin(s: Session, seqs: Iterable[int], proofs: bool = True) -> dic
     if wanted and wanted[-1] >= size:
         raise NotCheckpointed(f"entry {wanted[-1]} is beyond the latest signed checkpoint (size {size})")
     rows = ledger_store.entries_at(s, wanted)
-    nodes: Any = {}
-    if proofs:
-        keys = [key for seq in wanted for key in merkle.nodes_needed_for_inclusion(seq, size)]
-        nodes = ledger_store.read_nodes(s, keys)
+    proved = ledger_log.inclusion_proofs(s, wanted, size) if proofs else {}
     entries = []
     for seq in wanted:
         row = rows[seq]
@@ -59,7 +55,7 @@ def proof_of_origin(s: Session, seqs: Iterable[int], proofs: bool = True) -> dic
                                 "leaf_hash": b64(bytes.fromhex(row["leaf_hash"]))}
         if proofs:
             item["entry"] = row["entry"]
-            item["proof"] = [b64(p) for p in merkle.inclusion_proof(seq, size, nodes)]
+            item["proof"] = [b64(p) for p in proved[seq]]
         entries.append(item)
     return {"checkpoint": checkpoint, "entries": entries,
             "how_to_verify": "open the checkpoint note with the node's verifier key (GET /api/ledger/key); "

@@ -15,7 +15,7 @@ from idres.events.projector import ProjectionConflict, apply_events
 from idres.handles import parse_handle
 from idres.storage import Database, projections, records
 from ledger import store as ledger_store
-from ledger.log import LedgerConflict, Log, SignedCheckpoint, latest_checkpoint
+from ledger.log import LedgerConflict, Log, SignedCheckpoint, inclusion_proofs, latest_checkpoint
 
 
 def b64(raw: bytes) -> str:
@@ -146,7 +146,7 @@ def replay(db: Database, progress: Callable[[int], None] | None = None) -> int:
     return size
 
 
-def handle_history(db: Database, log: Log, handle_text: str) -> dict[str, Any]:
+def handle_history(db: Database, handle_text: str) -> dict[str, Any]:
     """A part's events, each with an inclusion proof against the latest checkpoint."""
     handle = parse_handle(handle_text)
     with db.read() as s:
@@ -154,14 +154,11 @@ def handle_history(db: Database, log: Log, handle_text: str) -> dict[str, Any]:
             raise HandleNotFound(handle=handle_text)
         cp = latest_checkpoint(s)
         size = cp.size if cp else 0
-        events = []
-        for seq in projections.event_seqs(s, handle.key):
-            if seq >= size:
-                continue
-            entry = ledger_store.entry(s, seq)
-            proof = log.inclusion_proof(s, seq, size)
-            events.append({"seq": seq, "event": json.loads(entry["entry"]),
-                           "leafHash": b64(bytes.fromhex(entry["leaf_hash"])),
-                           "proof": [b64(p) for p in proof]})
+        seqs = [seq for seq in projections.event_seqs(s, handle.key) if seq < size]
+        entries = ledger_store.entries_at(s, seqs)
+        proofs = inclusion_proofs(s, seqs, size)
+    events = [{"seq": seq, "event": json.loads(entries[seq]["entry"]),
+               "leafHash": b64(bytes.fromhex(entries[seq]["leaf_hash"])),
+               "proof": [b64(p) for p in proofs[seq]]} for seq in seqs]
     return {"responseCode": 1, "handle": handle_text, "checkpoint": checkpoint_json(cp) if cp else None,
             "events": events}
