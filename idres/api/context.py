@@ -7,11 +7,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, g, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import PathConverter
 
 from idres.auth import Identity, authenticate
 from idres.config import Config
 from idres.errors import BadRequest
 from idres.storage import Database
+
+
+class PagePathConverter(PathConverter):
+    """A handle as a page path (scan page, labels): never ``api`` or under ``api/``, in
+    any case, so the API's own 404 and 405 answers stand."""
+
+    regex = r"(?![Aa][Pp][Ii](?:/|$))[^/].*?"
+
+
+def add_page_path(state: BlueprintSetupState) -> None:
+    """Give the app the ``<page_path:...>`` converter: ``bp.record_once(add_page_path)``,
+    before the blueprint's rules are bound."""
+    state.app.url_map.converters.setdefault("page_path", PagePathConverter)
 
 
 @dataclass

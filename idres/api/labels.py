@@ -12,27 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app
-from flask.blueprints import BlueprintSetupState
-from werkzeug.routing import PathConverter
 
-from idres.api.context import json_body, node
+from idres.api.context import add_page_path, json_body, node
 from idres.label_sheet import MAX_SHEET_LABELS, sheet_pdf
 from idres.labels import find_label, render_png, render_svg
 
 bp = Blueprint("labels", __name__)
 
 
-class LabelHandleConverter(PathConverter):
-    """A path that is not ``api`` or under ``api/``."""
-
-    regex = r"(?![Aa][Pp][Ii](?:/|$))[^/].*?"
-
-
-def _add_converter(state: BlueprintSetupState) -> None:
-    state.app.url_map.converters.setdefault("label_handle", LabelHandleConverter)
-
-
-bp.record_once(_add_converter)  # runs before the rules below are added
+bp.record_once(add_page_path)  # runs before the rules below are added
 
 # A label only changes if the handle is deleted and registered again: cache an hour.
 _CACHE = "public, max-age=3600"
@@ -45,14 +33,14 @@ def _image(body: bytes | str, mimetype: str) -> Any:
     return response
 
 
-@bp.get("/<label_handle:handle>/label.png")
+@bp.get("/<page_path:handle>/label.png")
 def label_png(handle: str) -> Any:
     """A PNG label: QR code of ``IDRES_BASE_URL/<handle>`` (level Q), the handle under it."""
     n = node()
     return _image(render_png(find_label(n.db, n.config, handle)), "image/png")
 
 
-@bp.get("/<label_handle:handle>/label.svg")
+@bp.get("/<page_path:handle>/label.svg")
 def label_svg(handle: str) -> Any:
     """The same label as SVG."""
     n = node()

@@ -15,11 +15,9 @@ import logging
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
-from werkzeug.routing import PathConverter
 
-from idres.api.context import node, respond
+from idres.api.context import add_page_path, node, respond
 from idres.api.ledger import LedgerUnavailable, current_log
 from idres.errors import BadRequest, HandleError, HandleNotFound, InvalidHandle, NotResponsible
 from idres.scan import PART_LABELS, scan_part
@@ -29,17 +27,7 @@ bp = Blueprint("scan", __name__)
 log = logging.getLogger("idres")
 
 
-class ScanHandleConverter(PathConverter):
-    """A path that is not ``api`` or under ``api/`` (the API's own 404/405 must stand)."""
-
-    regex = r"(?![Aa][Pp][Ii](?:/|$))[^/].*?"
-
-
-def _add_converter(state: BlueprintSetupState) -> None:
-    state.app.url_map.converters.setdefault("scan_handle", ScanHandleConverter)
-
-
-bp.record_once(_add_converter)  # before the rule below is bound
+bp.record_once(add_page_path)  # before the rule below is bound
 
 HTML_HEADERS = {
     # No script runs on this page, whatever a handle contains.
@@ -80,7 +68,7 @@ def _ledger_key() -> tuple[Verifier | None, str | None]:
     return ledger_log.signer.verifier(), ledger_log.origin
 
 
-@bp.get("/<scan_handle:handle>", merge_slashes=False)  # a//b is a handle, not a redirect
+@bp.get("/<page_path:handle>", merge_slashes=False)  # a//b is a handle, not a redirect
 def page(handle: str) -> ResponseReturnValue:
     """The scan page of ``handle`` (HTML or JSON)."""
     as_json = False
