@@ -86,11 +86,6 @@ class _Mismatch(Exception):
     """Something in a chunk differs; the entry-by-entry pass finds and names it."""
 
 
-def _entry_rows(s: Session, start: int, end: int) -> list[Any]:
-    return s.all("SELECT seq, entry, leaf_hash, chain_hash FROM ledger_entries "
-                 "WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end))
-
-
 def _check_chunk(s: Session, builder: TreeBuilder, rows: list[Any], start: int, end: int,
                  marks: dict[int, tuple[str, str]], verifiers: list[Verifier],
                  origin: str | None) -> None:
@@ -173,7 +168,7 @@ def verify_database(s: Session, verifiers: list[Verifier], origin: str | None = 
         check_checkpoint(builder, marks[0][0], 0, verifiers, origin, marks[0][1])
     for start in range(0, size, CHUNK):
         end = min(size, start + CHUNK)
-        rows = _entry_rows(s, start, end)
+        rows = store.entries(s, start, end)
         before = (builder.size, builder.chain, list(builder.edge))
         try:
             _check_chunk(s, builder, rows, start, end, marks, verifiers, origin)
