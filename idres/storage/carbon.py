@@ -8,9 +8,9 @@ text so both backends keep them exact.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
-from idres.storage.engine import Session
+from idres.storage.engine import Session, chunks
 
 SCHEMA: list[str] = [
     """CREATE TABLE carbon_installations (
@@ -48,14 +48,6 @@ SCHEMA: list[str] = [
 INSTALLATION_COLUMNS = ("installation_id", "name", "country", "city", "unlocode", "latitude",
                         "longitude", "operator", "owner")
 PART_TYPE_COLUMNS = ("owner", "code", "description", "cn_code", "net_mass_g")
-CHUNK = 500
-
-
-def chunks(keys: Sequence[str]) -> Iterator[tuple[list[str], str]]:
-    """``keys`` in slices of at most 500, each with its ``?, ?, ...`` marks."""
-    for start in range(0, len(keys), CHUNK):
-        part = list(keys[start:start + CHUNK])
-        yield part, ", ".join("?" * len(part))
 
 
 # --- installations --------------------------------------------------------

@@ -19,6 +19,16 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
+
+IN_LIST = 500  # keys per "IN (?, ...)" list: well within both backends' parameter limits
+
+
+def chunks(keys: Sequence[Any], size: int = IN_LIST) -> Iterator[tuple[list[Any], str]]:
+    """``keys`` in slices of at most ``size``, each with its ``?, ?, ...`` marks."""
+    for start in range(0, len(keys), size):
+        part = list(keys[start:start + size])
+        yield part, ", ".join("?" * len(part))
+
 Row = Any  # sqlite3.Row or dict: both index by column name
 Params = Sequence[Any]
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from idres.storage.engine import Session
+from idres.storage.engine import Session, chunks
 
 SEP = "\x1f"  # joins path elements; never inside a handle (control characters are rejected)
 
@@ -128,9 +128,8 @@ def _parents(s: Session, keys: list[str], as_of: str) -> dict[str, list[tuple]]:
     """The links valid at ``as_of`` above each key: (parent key, parent, kind, seq), in index order."""
     found: dict[str, list[tuple]] = {}
     get = found.get
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        for row in _tuples(s.all(_PARENTS.format(marks=", ".join("?" * len(chunk))), [*chunk, as_of, as_of])):
+    for chunk, marks in chunks(keys):
+        for row in _tuples(s.all(_PARENTS.format(marks=marks), [*chunk, as_of, as_of])):
             links = get(row[0])
             if links is None:
                 found[row[0]] = [row[1:]]
@@ -279,9 +278,7 @@ def registered(s: Session, key: str) -> str | None:
 def known_keys(s: Session, keys: list[str]) -> set[str]:
     """Which keys are in the part state or registered (chunked IN lists)."""
     found: set[str] = set()
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in chunks(keys):
         for table in ("part_state", "handles"):
             rows = s.all(f"SELECT handle_key FROM {table} WHERE handle_key IN ({marks})", chunk)
             found.update(r["handle_key"] for r in rows)
@@ -298,9 +295,7 @@ def _last_move(kind: str) -> str:
 def details(s: Session, keys: list[str]) -> dict[str, Any]:
     """State and dates of parts, by key (chunked IN lists; parts without state are left out)."""
     found: dict[str, Any] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in chunks(keys):
         for row in s.all("SELECT p.handle_key, p.handle, p.part_type, p.status, p.holder, p.recall_campaign, "
                          f"c.commissioned_at, {_last_move('shipped')}, {_last_move('received')} "
                          "FROM part_state p LEFT JOIN trace_parts c ON c.handle_key = p.handle_key "

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from idres.storage.carbon import chunks
-from idres.storage.engine import Session
+from idres.storage.engine import Session, chunks
 
 
 def part_type_keys(s: Session) -> list[Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from idres.storage.engine import Session
+from idres.storage.engine import Session, chunks
 
 TABLES = ("part_state", "genealogy_edges", "carbon_records", "handle_events", "shipments")
 
@@ -99,9 +99,7 @@ def _insert_grouped(s: Session, head: str, width: int, rows: list[tuple], tail: 
 def states(s: Session, handle_keys: list[str]) -> dict[str, dict[str, Any]]:
     """The state rows of several parts (those that have one), by handle key."""
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(handle_keys), 500):
-        chunk = handle_keys[start:start + 500]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in chunks(handle_keys):
         for row in s.all(f"SELECT * FROM part_state WHERE handle_key IN ({marks})", chunk):
             found[row["handle_key"]] = {c: row[c] for c in STATE_COLUMNS}
     return found

@@ -6,7 +6,7 @@ from json.decoder import scanstring
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from idres.storage.engine import Session
+from idres.storage.engine import Session, chunks
 from idres.values import ADMIN_READ, PUBLIC_READ, HandleValue, encode_data, rest_json, utc_timestamp
 
 
@@ -173,9 +173,7 @@ def list_handles(s: Session, prefix_key: str, offset: int, limit: int | None) ->
 def existing_keys(s: Session, keys: list[str]) -> list[str]:
     """Which of ``keys`` already exist (checked in chunks to bound parameters)."""
     found: list[str] = []
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in chunks(keys):
         found += [r["handle_key"] for r in
                   s.all(f"SELECT handle_key FROM handles WHERE handle_key IN ({marks})", chunk)]
     return found

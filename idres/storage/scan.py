@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from idres.storage.engine import Session
+from idres.storage.engine import Session, chunks
 
 CHUNK = 200
 
@@ -43,9 +43,7 @@ def count_links(s: Session, key: str, direction: str, kind: str) -> int:
 def registered(s: Session, keys: list[str]) -> dict[str, str]:
     """The registered spelling of those ``keys`` that are handles of this node."""
     found: dict[str, str] = {}
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start:start + CHUNK]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in chunks(keys, CHUNK):
         for row in s.all(f"SELECT handle_key, handle FROM handles WHERE handle_key IN ({marks})", chunk):
             found[row["handle_key"]] = row["handle"]
     return found

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Sequence
 
-from idres.storage.engine import Session
+from idres.storage.engine import Session, chunks
 from idres.storage.projections import _insert_grouped
 
 
@@ -122,9 +122,7 @@ def shipped_between(s: Session, to_party_key: str, start: str, end: str,
 def shipments_of(s: Session, handle_keys: Sequence[str], start: str, end: str) -> list[Any]:
     """Every shipment of ``handle_keys`` with ``start <= event_time < end``, in log order."""
     out: list[Any] = []
-    for begin in range(0, len(handle_keys), 500):
-        part = list(handle_keys[begin:begin + 500])
-        marks = ", ".join("?" * len(part))
+    for part, marks in chunks(handle_keys):
         out += s.all(f"SELECT {_COLUMNS} FROM shipments WHERE handle_key IN ({marks}) "
                      "AND event_time >= ? AND event_time < ?", [*part, start, end])
     return sorted(out, key=lambda r: (int(r["seq"]), r["handle_key"]))
