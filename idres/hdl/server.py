@@ -176,14 +176,3 @@ class _Datagrams(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:  # e.g. ICMP port unreachable
         log.debug("UDP error: %s", exc)
-
-
-async def serve_forever(answer: Answer, host: str, port: int, stop: asyncio.Event) -> None:
-    """Serve until ``stop`` is set (used by ``idres serve-hdl``)."""
-    server = HdlServer(answer, host, port)
-    await server.start()
-    log.info("binary Handle protocol on %s port %d (UDP and TCP)", host, server.port)
-    try:
-        await stop.wait()
-    finally:
-        await server.close()
